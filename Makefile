@@ -1,0 +1,36 @@
+# tooldojo — `make demo` installs and runs the whole pipeline offline on CPU; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU wheel of torch (a plain `torch` would pull a multi-GB CUDA build on a CPU-only machine).
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tooldojo-installed
+
+.PHONY: install demo quick test test-all lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: install  ## whole pipeline, embedded default: offline teacher, Gemma-3-270M base, CPU
+	$(BIN)/tooldojo pipeline --run-dir runs/demo
+
+quick: install  ## the same with a tiny model and minimal budgets (~2 min)
+	$(BIN)/tooldojo pipeline --quick --run-dir runs/quick
+
+test: install  ## the test suite (offline, CPU; GPU tests skip without CUDA)
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check tooldojo tests bench
+
+bench: install  ## CPU benchmarks -> docs/benchmarks.md
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

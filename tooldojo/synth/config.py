@@ -1,0 +1,56 @@
+"""Configuration of the synth stage (teacher, templates, sizes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OFFLINE = "offline"
+
+
+class TeacherConfig(BaseModel):
+    """Where the teacher LLM is and how hard to drive it. ``model="offline"`` needs no network or key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = OFFLINE
+    """A model name on ``base_url`` (e.g. ``gpt-4o-mini``), or ``offline`` for the seed-catalog teacher."""
+    base_url: str | None = None
+    """Any OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, ...); ``None`` = OpenAI's own."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the key (the key itself is never stored)."""
+    concurrency: int = Field(16, ge=1)
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(2048, ge=16)
+    structured_output: Literal["auto", "json_schema", "json_object", "none"] = "auto"
+    """``auto`` tries a JSON-schema ``response_format`` and falls back when the server rejects it."""
+    cache: bool = True
+    price_per_million: tuple[float, float] | None = None
+    """(prompt, completion) USD per million tokens, for the cost estimate; ``None`` = not priced."""
+
+
+class SynthConfig(BaseModel):
+    """Tools -> upgraded variants -> queries, from Jinja templates and a teacher."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    templates: Path | None = None
+    """A folder of Jinja files overriding any subset of the shipped templates (for ablations)."""
+    domains: list[str] | None = None
+    """Domains to synthesize for; ``None`` = every domain of the seed catalog."""
+    families_per_domain: int = Field(4, ge=1)
+    queries_per_family: int = Field(10, ge=1)
+    styles: list[str] = Field(default_factory=lambda: ["imperative", "question", "contextual", "casual"])
+    seed_tools: str | None = None
+    """Strong tools from an existing dataset (path or Hub id, see ``tooldojo.formats``) instead of the teacher."""
+    verify: bool = True
+    """Run the critique/verification template on every query (drops the ones the teacher rejects)."""
+    seed: int | None = None
