@@ -19,7 +19,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,7 @@ class Manifest(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     """Stage-specific facts: token accounting, filter reports, leakage audit, training metrics."""
     versions: dict[str, str] = Field(default_factory=package_versions)
-    started_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     finished_at: str | None = None
     seconds: float | None = None
     fingerprint: str = ""
@@ -186,7 +186,7 @@ class StageRun:
             return
         m = self.manifest
         m.seconds = round(time.perf_counter() - self._t0, 3)
-        m.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        m.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
         h = hashlib.sha256()
         for name in sorted(m.outputs):
             h.update(name.encode())
