@@ -95,12 +95,13 @@ def _register_stages() -> None:
     from tooldojo.dataset.cli import register as register_split
     from tooldojo.dedup.cli import register as register_dedup
     from tooldojo.eval.cli import register as register_eval
+    from tooldojo.formats.cli import register as register_formats
     from tooldojo.pipeline import register as register_pipeline
     from tooldojo.synth.cli import register as register_synth
     from tooldojo.train.cli import register as register_train
 
     for register in (register_synth, register_dedup, register_split, register_train, register_eval,
-                     register_pipeline):
+                     register_formats, register_pipeline):
         register(app)
 
 
