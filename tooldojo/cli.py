@@ -32,6 +32,7 @@ app = typer.Typer(
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline config (.yaml/.yml/.toml).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config key: `section.key=value` (repeatable).")]
 RunDirOpt = Annotated[Path | None, typer.Option("--run-dir", "-r", help="Run folder (default: config's run_dir, `runs/default`).")]
+PresetOpt = Annotated[str | None, typer.Option("--preset", help="Start from a shipped preset: `demo` or `quick` (see tooldojo/presets/).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Global seed (default: config's seed, 0).")]
 
 
@@ -53,8 +54,8 @@ def handle_errors(fn: F) -> F:
 
 
 def load_pipeline_config(config: Path | None, overrides: list[str] | None, *, run_dir: Path | None = None,
-                         seed: int | None = None, extra: dict[str, Any] | None = None):
-    """The resolved :class:`~tooldojo.config.PipelineConfig` for a command: file, then ``extra`` (the
+                         seed: int | None = None, extra: dict[str, Any] | None = None, preset: str | None = None):
+    """The resolved :class:`~tooldojo.config.PipelineConfig` for a command: preset, file, then ``extra`` (the
     command's own flags), then ``--set`` overrides, then ``--run-dir``/``--seed``."""
     from tooldojo.config import deep_merge, load_config, parse_overrides
 
@@ -63,7 +64,7 @@ def load_pipeline_config(config: Path | None, overrides: list[str] | None, *, ru
         merged["run_dir"] = str(run_dir)
     if seed is not None:
         merged["seed"] = seed
-    return load_config(config, merged)
+    return load_config(config, merged, preset=preset)
 
 
 def drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +148,7 @@ def models_path() -> None:
 def config_cmd(
     config: ConfigOpt = None,
     overrides: SetOpt = None,
+    preset: PresetOpt = None,
     show: Annotated[bool, typer.Option("--show", help="Print the resolved config (defaults filled in).")] = True,
 ) -> None:
     """Validate a config file and print it resolved, with every default.
@@ -155,7 +157,7 @@ def config_cmd(
     """
     from tooldojo.config import dump_config
 
-    cfg = load_pipeline_config(config, overrides)
+    cfg = load_pipeline_config(config, overrides, preset=preset)
     if show:
         typer.echo(dump_config(cfg), nl=False)
 

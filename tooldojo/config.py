@@ -8,6 +8,7 @@ scalars. Every error names the offending field.
 from __future__ import annotations
 
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,8 +33,8 @@ class PipelineConfig(BaseModel):
     run_dir: Path = Path("runs/default")
     seed: int = 0
     """Global seed; a stage's own ``seed`` (if set) wins."""
-    quick: bool = False
-    """Tiny model and minimal budgets: a smoke run of every stage in a minute or two."""
+    preset: str | None = None
+    """The preset the config was built on (``demo``, ``quick``; see ``tooldojo/presets/``), for the record."""
     synth: SynthConfig = Field(default_factory=SynthConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
@@ -104,10 +105,26 @@ def validate(model: type[C], data: dict[str, Any], *, source: str = "config") ->
         raise ConfigError(f"{first['msg']}{got_s}", field=f"{source}:{loc}" if loc else source, fix=fix) from None
 
 
+def presets() -> list[str]:
+    """Names of the shipped presets (``tooldojo/presets/*.yaml``)."""
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("tooldojo").joinpath("presets").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def preset_data(name: str) -> dict[str, Any]:
+    """The settings of a shipped preset."""
+    if name not in presets():
+        raise ConfigError(f"unknown preset {name!r}", field="--preset", fix=f"use one of {', '.join(presets())}")
+    text = resources.files("tooldojo").joinpath("presets", f"{name}.yaml").read_text(encoding="utf-8")
+    return (yaml.safe_load(text) or {}) | {"preset": name}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None,
-                model: type[C] = PipelineConfig) -> C:  # type: ignore[assignment]
-    """Load ``model`` from an optional YAML/TOML file plus dotted overrides."""
-    data: dict[str, Any] = _read_file(Path(path)) if path else {}
+                model: type[C] = PipelineConfig, preset: str | None = None) -> C:  # type: ignore[assignment]
+    """Load ``model`` from a preset (lowest), an optional YAML/TOML file, then dotted overrides (highest)."""
+    data: dict[str, Any] = preset_data(preset) if preset else {}
+    if path:
+        data = deep_merge(data, _read_file(Path(path)))
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
     return validate(model, deep_merge(data, extra), source=str(path) if path else "config")
 

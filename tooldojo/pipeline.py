@@ -1,9 +1,160 @@
-"""The whole pipeline: synth -> dedup -> split -> train -> eval in one run folder."""
+"""The whole pipeline: synth -> dedup -> split -> train -> eval in one run folder.
+
+Each stage is its library function; a stage that is up to date (same config, same inputs) is skipped, so
+rerunning after an interruption resumes where it stopped. The eval stage scores the untuned base model and
+the trained model on the same scenario sets and compares them. ``report.md`` at the top of the run folder
+says what every stage did.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
 import typer
+
+from tooldojo.config import PipelineConfig
+from tooldojo.runs import Manifest, read_manifest, write_text
+
+STAGES = ("synth", "dedup", "split", "train", "eval")
+
+
+@dataclass
+class StageResult:
+    stage: str
+    ran: bool
+    seconds: float
+    manifest: Manifest | None
+
+
+def _seed(cfg: PipelineConfig, stage_cfg: Any) -> int:
+    own = getattr(stage_cfg, "seed", None)
+    return cfg.seed if own is None else own
+
+
+def _run_stage(stage: str, cfg: PipelineConfig, force: bool) -> list[Manifest]:
+    run_dir = cfg.run_dir
+    if stage == "synth":
+        from tooldojo.synth import run_synth
+
+        return [run_synth(cfg.synth, run_dir, seed=_seed(cfg, cfg.synth), force=force)]
+    if stage == "dedup":
+        from tooldojo.dedup import run_dedup
+
+        return [run_dedup(cfg.dedup, run_dir, seed=cfg.seed, force=force)]
+    if stage == "split":
+        from tooldojo.dataset import run_split
+
+        return [run_split(cfg.split, run_dir, seed=_seed(cfg, cfg.split), force=force)]
+    if stage == "train":
+        from tooldojo.train import run_train
+
+        return [run_train(cfg.train, run_dir, seed=_seed(cfg, cfg.train), force=force)]
+    if stage == "eval":
+        from tooldojo.eval import compare_runs, run_eval
+
+        seed = _seed(cfg, cfg.eval)
+        base = cfg.eval.model_copy(update={"model": cfg.eval.model or cfg.train.model or "gemma-3-270m"})
+        manifests = [
+            run_eval(base, run_dir, seed=seed, force=force, name="base"),
+            run_eval(cfg.eval.model_copy(update={"model": str(run_dir / "train" / "final")}), run_dir,
+                     seed=seed, force=force, name="trained"),
+        ]
+        compare_runs([run_dir / "eval" / "base", run_dir / "eval" / "trained"], out=run_dir / "eval" / "compare")
+        return manifests
+    raise ValueError(stage)
+
+
+def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] = STAGES, force: bool = False) -> list[StageResult]:
+    """Run ``stages`` in order on ``cfg.run_dir``; returns what each stage did."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(cfg.run_dir / "pipeline.yaml", _dump(cfg))
+    results = []
+    for i, stage in enumerate(stages, 1):
+        console.rule(f"[bold]{i}/{len(stages)} {stage}")
+        before = read_manifest(cfg.run_dir / stage)
+        t0 = time.perf_counter()
+        manifests = _run_stage(stage, cfg, force)
+        seconds = time.perf_counter() - t0
+        after = manifests[-1] if manifests else None
+        ran = force or before is None or before.finished_at != (after.finished_at if after else None)
+        results.append(StageResult(stage, ran, seconds, after))
+        console.print(f"{stage}: {'done' if ran else 'up to date, skipped'} in {seconds:.1f}s")
+    report = render_report(cfg, results)
+    write_text(cfg.run_dir / "report.md", report)
+    console.rule("[bold]done")
+    console.print(f"report: {cfg.run_dir / 'report.md'}")
+    return results
+
+
+def _dump(cfg: PipelineConfig) -> str:
+    from tooldojo.config import dump_config
+
+    return dump_config(cfg)
+
+
+def render_report(cfg: PipelineConfig, results: list[StageResult]) -> str:
+    """The run's top-level report: what every stage did, with counts, timings and the evaluation."""
+    lines = [f"# tooldojo run `{cfg.run_dir}`", "",
+             f"Preset: `{cfg.preset or 'none'}` · seed {cfg.seed} · teacher `{cfg.synth.teacher.model}` · "
+             f"model `{cfg.train.model or 'gemma-3-270m'}`", "",
+             "| stage | status | seconds | outputs |", "|---|---|---|---|"]
+    for r in results:
+        m = r.manifest
+        counts = ", ".join(f"{k}: {v}" for k, v in (m.counts if m else {}).items())
+        stage_seconds = m.seconds if m and m.seconds is not None else r.seconds
+        lines.append(f"| {r.stage} | {'ran' if r.ran else 'skipped (up to date)'} | {stage_seconds:.1f} | {counts} |")
+    compare = cfg.run_dir / "eval" / "compare" / "compare.md"
+    if compare.exists():
+        lines += ["", "## Evaluation: base vs trained", "", compare.read_text(encoding="utf-8").strip()]
+    lines += ["", "Stage folders hold each stage's outputs, `manifest.json` and `config.yaml`.", ""]
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``pipeline`` command to ``app``."""
+    from tooldojo.cli import (
+        ConfigOpt,
+        PresetOpt,
+        RunDirOpt,
+        SeedOpt,
+        SetOpt,
+        handle_errors,
+        load_pipeline_config,
+    )
+
+    @app.command("pipeline")
+    @handle_errors
+    def pipeline_cmd(
+        config: ConfigOpt = None,
+        overrides: SetOpt = None,
+        run_dir: RunDirOpt = None,
+        seed: SeedOpt = None,
+        preset: PresetOpt = None,
+        quick: Annotated[bool, typer.Option("--quick", help="Same as --preset quick: tiny model, minimal budgets.")] = False,
+        only: Annotated[str | None, typer.Option("--stages", help="Comma-separated subset, e.g. `split,train,eval`.")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Rerun stages even when up to date.")] = False,
+    ) -> None:
+        """Run every stage: synth -> dedup -> split -> train -> eval (base vs trained).
+
+        Examples:
+
+            tooldojo pipeline --preset demo --run-dir runs/demo      # offline, CPU, minutes
+            tooldojo pipeline --quick                                # tiny model smoke run
+            tooldojo pipeline -c my.yaml --set synth.teacher.model=gpt-4o-mini --set synth.teacher.base_url=https://api.openai.com/v1
+            tooldojo pipeline -c my.yaml --stages train,eval         # retrain on the same data
+        """
+        from tooldojo.errors import ConfigError
+
+        cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, preset="quick" if quick else preset)
+        stages = tuple(s.strip() for s in only.split(",")) if only else STAGES
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise ConfigError(f"unknown stage(s) {unknown}", field="--stages", fix=f"choose from {','.join(STAGES)}")
+        results = run_pipeline(cfg, stages=tuple(s for s in STAGES if s in stages), force=force)
+        typer.echo(json.dumps({r.stage: {"ran": r.ran, "seconds": round(r.seconds, 1)} for r in results}))
