@@ -120,8 +120,10 @@ def models_prepare(
 
     Examples:
 
-        tooldojo models prepare            # Gemma-3-270M base, ~1 min on CPU, cached
-        tooldojo models prepare tiny       # 2-layer Gemma-3 with the real tokenizer
+    ```
+    tooldojo models prepare          # Gemma-3-270M base, ~1 min on CPU, cached
+    tooldojo models prepare tiny     # 2-layer Gemma-3 with the real tokenizer
+    ```
     """
     from tooldojo.models import DEFAULT_MODEL, TINY_MODEL, build_tiny_model, load_tokenizer, prepare_gemma
 
@@ -153,7 +155,7 @@ def config_cmd(
 ) -> None:
     """Validate a config file and print it resolved, with every default.
 
-    Example:  tooldojo config -c my.yaml --set synth.teacher.model=gpt-4o-mini
+    Example: `tooldojo config -c my.yaml --set synth.teacher.model=gpt-4o-mini`
     """
     from tooldojo.config import dump_config
 

@@ -15,6 +15,15 @@ from typing import Annotated, Any
 
 import typer
 
+from tooldojo.cli import (
+    ConfigOpt,
+    PresetOpt,
+    RunDirOpt,
+    SeedOpt,
+    SetOpt,
+    handle_errors,
+    load_pipeline_config,
+)
 from tooldojo.config import PipelineConfig
 from tooldojo.runs import Manifest, read_manifest, write_text
 
@@ -118,16 +127,6 @@ def render_report(cfg: PipelineConfig, results: list[StageResult]) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``pipeline`` command to ``app``."""
-    from tooldojo.cli import (
-        ConfigOpt,
-        PresetOpt,
-        RunDirOpt,
-        SeedOpt,
-        SetOpt,
-        handle_errors,
-        load_pipeline_config,
-    )
-
     @app.command("pipeline")
     @handle_errors
     def pipeline_cmd(
@@ -144,10 +143,12 @@ def register(app: typer.Typer) -> None:
 
         Examples:
 
-            tooldojo pipeline --preset demo --run-dir runs/demo      # offline, CPU, minutes
-            tooldojo pipeline --quick                                # tiny model smoke run
-            tooldojo pipeline -c my.yaml --set synth.teacher.model=gpt-4o-mini --set synth.teacher.base_url=https://api.openai.com/v1
-            tooldojo pipeline -c my.yaml --stages train,eval         # retrain on the same data
+        ```
+        tooldojo pipeline --preset demo --run-dir runs/demo   # offline, CPU, minutes
+        tooldojo pipeline --quick                             # tiny-model smoke run
+        tooldojo pipeline -c my.yaml --set synth.teacher.model=gpt-4o-mini
+        tooldojo pipeline -c my.yaml --stages train,eval      # retrain on the same data
+        ```
         """
         from tooldojo.errors import ConfigError
 
