@@ -43,3 +43,12 @@ def gemma_tokenizer():
     from tooldojo.models import gemma_tokenizer
 
     return gemma_tokenizer()
+
+
+@pytest.fixture
+def openai_stub():
+    """A fresh local OpenAI-compatible server for one test (see tests/openai_stub.py for its API)."""
+    from openai_stub import OpenAIStub
+
+    with OpenAIStub() as stub:
+        yield stub

@@ -48,9 +48,15 @@ class SynthConfig(BaseModel):
     """Domains to synthesize for; ``None`` = every domain of the seed catalog."""
     families_per_domain: int = Field(4, ge=1)
     queries_per_family: int = Field(10, ge=1)
-    styles: list[str] = Field(default_factory=lambda: ["imperative", "question", "contextual", "casual"])
+    styles: list[str] = Field(default_factory=lambda: ["imperative", "question", "contextual", "casual"],
+                              min_length=1)
     seed_tools: str | None = None
     """Strong tools from an existing dataset (path or Hub id, see ``tooldojo.formats``) instead of the teacher."""
     verify: bool = True
     """Run the critique/verification template on every query (drops the ones the teacher rejects)."""
+    tools_per_request: int = Field(8, ge=1)
+    """At most this many new tools per ``tools`` request (a domain asks again, avoiding earlier names)."""
+    catalog: Path | None = None
+    """A seed-catalog folder (``*.json`` domain files) instead of the shipped one: few-shot seeds and the
+    offline teacher's source."""
     seed: int | None = None

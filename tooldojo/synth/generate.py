@@ -1,0 +1,385 @@
+"""Generation: tools -> upgraded variants (or weakened imports) -> queries -> argument repair -> verification.
+
+Each step renders its template, asks the teacher, validates the reply and keeps or drops every item with a
+counted reason. Requests run concurrently (the teacher bounds them); results are gathered in request order
+and processed in that order, so the output is deterministic and independent of the order replies arrive in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tooldojo.records import Provenance, QueryRecord, ToolRecord, stable_id
+from tooldojo.synth.catalog import DomainFile, Family, fill, sample_slots
+from tooldojo.synth.config import SynthConfig
+from tooldojo.synth.schemas import RESPONSE_SCHEMAS, call_errors, function_problems, normalize_function
+from tooldojo.synth.teacher import Teacher, TeacherReply, TeacherRequest
+from tooldojo.synth.templates import TemplateSet
+
+STYLE_GUIDE = {
+    "imperative": "an instruction, e.g. 'Find ...', 'Book ...'",
+    "question": "a direct question, e.g. 'What ...?', 'Which ...?'",
+    "contextual": "one or two sentences about the user's situation, then the request",
+    "casual": "informal and short, as typed in a chat (lowercase is fine)",
+}
+
+
+@dataclass
+class Drops:
+    """Items left out, with the step and reason (counted in the manifest, listed in ``drops.jsonl``)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, step: str, reason: str, detail: str = "", **ref: Any) -> None:
+        self.rows.append({"step": step, "reason": reason, "detail": detail[:300], **ref})
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, Counter] = defaultdict(Counter)
+        for row in self.rows:
+            out[row["step"]][row["reason"]] += 1
+        return {step: dict(sorted(c.items())) for step, c in sorted(out.items())}
+
+
+@dataclass
+class FamilyDraft:
+    domain: str
+    weak: dict[str, Any]
+    strong: dict[str, Any]
+    gap: str
+    weak_prov: Provenance
+    strong_prov: Provenance
+
+    @property
+    def family_id(self) -> str:
+        return stable_id(self.domain, self.weak["name"], self.strong["name"], prefix="fam-")
+
+    def tool_records(self) -> list[ToolRecord]:
+        fid = self.family_id
+        return [
+            ToolRecord(tool_id=stable_id(fid, "weak", self.weak["name"], prefix="tool-"), family_id=fid,
+                       domain=self.domain, role="weak", function=self.weak, provenance=self.weak_prov),
+            ToolRecord(tool_id=stable_id(fid, "strong", self.strong["name"], prefix="tool-"), family_id=fid,
+                       domain=self.domain, role="strong", function=self.strong, capability_gap=self.gap,
+                       provenance=self.strong_prov),
+        ]
+
+
+@dataclass
+class QueryDraft:
+    text: str
+    style: str
+    needs: str
+    calls: dict[str, dict[str, Any] | None]
+    repaired: bool = False
+    dropped: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class SynthResult:
+    tools: list[ToolRecord]
+    queries: list[QueryRecord]
+    drops: Drops
+    families_per_domain: dict[str, int]
+
+
+def _reason(reply: TeacherReply) -> str:
+    return "request_failed" if (reply.error or "").startswith("request failed") else "invalid_reply"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:40] or "general"
+
+
+class Synthesizer:
+    """Runs the generation steps for one config against one teacher."""
+
+    def __init__(self, config: SynthConfig, teacher: Teacher, templates: TemplateSet,
+                 catalog: dict[str, DomainFile], *, seed: int = 0):
+        self.config = config
+        self.teacher = teacher
+        self.templates = templates
+        self.catalog = catalog
+        self.seed = seed
+        self.drops = Drops()
+        self.source = "catalog" if teacher.model_label == "offline" else "synth"
+        self._all_families = [(d, f) for d, dom in catalog.items() for f in dom.families]
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _request(self, step: str, **variables: Any) -> TeacherRequest:
+        return TeacherRequest(step, self.templates.render(step, **variables), RESPONSE_SCHEMAS[step], variables)
+
+    def _prov(self, step: str, reply: TeacherReply | None, source: str | None = None, **extra: Any) -> Provenance:
+        return Provenance(
+            template=step if reply else "", template_version=self.templates.versions.get(step, "") if reply else "",
+            template_set=self.templates.name, template_set_hash=self.templates.hash,
+            teacher_model=self.teacher.model_label, sampling=self.teacher.sampling, seed=self.seed,
+            prompt_hash=reply.prompt_hash if reply else "", source=source or self.source, **extra)
+
+    def _rng(self, *parts: Any) -> random.Random:
+        return random.Random(stable_id(self.seed, *parts))
+
+    def _domain_families(self, domain: str, k: int, *parts: Any) -> list[tuple[str, Family]]:
+        dom = self.catalog.get(domain)
+        pool = [(domain, f) for f in dom.families] if dom else list(self._all_families)
+        if len(pool) < k:  # top up from other domains
+            pool += [p for p in self._all_families if p[0] != domain]
+        pool = sorted(pool, key=lambda p: p[1].id)
+        return self._rng("examples", domain, *parts).sample(pool, min(k, len(pool)))
+
+    def _pair_examples(self, domain: str) -> list[dict[str, Any]]:
+        return [{"weak": f.weak, "strong": f.strong, "gap": f.gap}
+                for _, f in self._domain_families(domain, 2, "pairs")]
+
+    def _query_examples(self, domain: str, exclude: set[str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        cands = [p for p in self._domain_families(domain, 3, "queries") if p[1].weak["name"] not in exclude]
+        if not cands:
+            return {"weak": "", "strong": "", "gap": ""}, []
+        _, fam = cands[0]
+        rng = self._rng("query-examples", fam.id)
+        chosen, styles = [], set()
+        for need in ("weak", "strong", "strong"):
+            pats = [p for p in fam.queries if p.needs == need and p.style not in styles] or \
+                   [p for p in fam.queries if p.needs == need]
+            pat = rng.choice(pats)
+            styles.add(pat.style)
+            slots = sample_slots(fam, pat, rng)
+            chosen.append({"text": fill(pat.text, slots), "style": pat.style, "needs": pat.needs,
+                           "calls": {r: fill(pat.calls[r], slots) if r in pat.calls else None
+                                     for r in ("weak", "strong")}})
+        return {"weak": fam.weak["name"], "strong": fam.strong["name"], "gap": fam.gap}, chosen
+
+    def plan(self, index: int) -> list[dict[str, str]]:
+        """Style and need of each query of the ``index``-th family: styles round-robin (rotated per
+        family), needs alternating so that every style gets both."""
+        styles = list(self.config.styles)
+        n = len(styles)
+        rot = styles[index % n:] + styles[:index % n]
+        out = []
+        for i in range(self.config.queries_per_family):
+            flip = (i % 2) if n % 2 else (i + i // n) % 2
+            out.append({"style": rot[i % n], "needs": ("weak", "strong")[(flip + index) % 2]})
+        return out
+
+    def _style_guide(self) -> dict[str, str]:
+        return {s: STYLE_GUIDE.get(s, f"phrase the request in a {s} way") for s in self.config.styles}
+
+    # ---- step 1: base tools ------------------------------------------------------------------------
+    async def _domain_tools(self, domain: str) -> list[tuple[str, dict[str, Any], Provenance]]:
+        produced: list[tuple[str, dict[str, Any], Provenance]] = []
+        avoid: list[str] = []
+        dom = self.catalog.get(domain)
+        examples = [f.weak for _, f in self._domain_families(domain, 3, "tools")]
+        remaining = self.config.families_per_domain
+        while remaining > 0:
+            count = min(self.config.tools_per_request, remaining)
+            remaining -= count
+            reply = await self.teacher.ask(self._request(
+                "tools", domain=domain, domain_description=dom.description if dom else "", count=count,
+                examples=examples, avoid=list(avoid)))
+            if reply.data is None:
+                self.drops.add("tools", _reason(reply), reply.error or "", domain=domain)
+                continue
+            tools = reply.data["tools"]
+            for fn in tools[count:]:
+                self.drops.add("tools", "over_count", fn.get("name", ""), domain=domain)
+            for raw in tools[:count]:
+                fn = normalize_function(raw)
+                problems = function_problems(fn)
+                if problems:
+                    self.drops.add("tools", "invalid_tool", f"{fn['name']}: {problems[0]}", domain=domain)
+                elif fn["name"] in avoid:
+                    self.drops.add("tools", "duplicate_name", fn["name"], domain=domain)
+                else:
+                    avoid.append(fn["name"])
+                    produced.append((domain, fn, self._prov("tools", reply)))
+        return produced
+
+    async def _upgrade(self, domain: str, weak: dict[str, Any], weak_prov: Provenance) -> FamilyDraft | None:
+        reply = await self.teacher.ask(self._request("upgrade", domain=domain, tool=weak,
+                                                     examples=self._pair_examples(domain)))
+        if reply.data is None:
+            self.drops.add("upgrade", _reason(reply), reply.error or "", domain=domain, tool=weak["name"])
+            return None
+        strong = normalize_function(reply.data["strong"])
+        problems = function_problems(strong)
+        if problems:
+            self.drops.add("upgrade", "invalid_tool", f"{strong['name']}: {problems[0]}", domain=domain,
+                           tool=weak["name"])
+            return None
+        if strong["name"] == weak["name"]:
+            self.drops.add("upgrade", "same_name", strong["name"], domain=domain, tool=weak["name"])
+            return None
+        return FamilyDraft(domain, weak, strong, reply.data["capability_gap"].strip(), weak_prov,
+                           self._prov("upgrade", reply))
+
+    async def _weaken(self, strong: dict[str, Any], domains: list[str]) -> FamilyDraft | None:
+        reply = await self.teacher.ask(self._request("weaken", tool=strong, domains=domains,
+                                                     examples=self._pair_examples("")))
+        if reply.data is None:
+            self.drops.add("weaken", _reason(reply), reply.error or "", tool=strong["name"])
+            return None
+        weak = normalize_function(reply.data["weak"])
+        problems = function_problems(weak)
+        if problems or weak["name"] == strong["name"]:
+            self.drops.add("weaken", "invalid_tool" if problems else "same_name",
+                           f"{weak['name']}: {problems[0] if problems else 'same name as the strong tool'}",
+                           tool=strong["name"])
+            return None
+        return FamilyDraft(_slug(reply.data["domain"]), weak, strong, reply.data["capability_gap"].strip(),
+                           self._prov("weaken", reply),
+                           self._prov("", None, source="import"))
+
+    def _unique_names(self, families: list[FamilyDraft | None], step: str) -> list[FamilyDraft]:
+        seen: set[str] = set()
+        out = []
+        for fam in families:
+            if fam is None:
+                continue
+            clash = [n for n in (fam.weak["name"], fam.strong["name"]) if n in seen]
+            if clash:
+                self.drops.add(step, "duplicate_name", clash[0], domain=fam.domain, tool=fam.weak["name"])
+                continue
+            seen |= {fam.weak["name"], fam.strong["name"]}
+            out.append(fam)
+        return out
+
+    async def families(self, strong_tools: list[dict[str, Any]] | None = None) -> list[FamilyDraft]:
+        """Step 1+2: base tools and their upgrades, or weak variants of imported strong tools."""
+        if strong_tools is not None:
+            valid = []
+            for raw in strong_tools:
+                fn = normalize_function(raw)
+                problems = function_problems(fn)
+                if problems:
+                    self.drops.add("weaken", "invalid_seed_tool", f"{fn['name']}: {problems[0]}", tool=fn["name"])
+                else:
+                    valid.append(fn)
+            domains = sorted(self.catalog)
+            drafts = await asyncio.gather(*(self._weaken(fn, domains) for fn in valid))
+            return self._unique_names(list(drafts), "weaken")
+        domains = self.config.domains or list(self.catalog)
+        per_domain = await asyncio.gather(*(self._domain_tools(d) for d in domains))
+        base, seen = [], set()
+        for items in per_domain:
+            for domain, fn, prov in items:
+                if fn["name"] in seen:
+                    self.drops.add("tools", "duplicate_name", fn["name"], domain=domain)
+                    continue
+                seen.add(fn["name"])
+                base.append((domain, fn, prov))
+        drafts = await asyncio.gather(*(self._upgrade(d, fn, prov) for d, fn, prov in base))
+        return self._unique_names(list(drafts), "upgrade")
+
+    # ---- steps 3-5: queries, argument repair, verification -------------------------------------------
+    async def _repair(self, fam: FamilyDraft, q: QueryDraft) -> None:
+        for role, fn in (("weak", fam.weak), ("strong", fam.strong)):
+            args = q.calls.get(role)
+            if args is None:
+                continue
+            errors = call_errors(fn, args)
+            if not errors:
+                continue
+            q.repaired = True
+            reply = await self.teacher.ask(self._request("arguments", query=q.text, tool=fn, arguments=args,
+                                                         errors=errors))
+            if reply.data is None:
+                q.dropped, q.detail = "repair_" + _reason(reply), f"{role}: {reply.error}"
+                return
+            fixed = reply.data["arguments"]
+            still = call_errors(fn, fixed)
+            if still:
+                q.dropped, q.detail = "invalid_arguments", f"{fn['name']}: {still[0]}"
+                return
+            q.calls[role] = fixed
+
+    async def _queries(self, fam: FamilyDraft, index: int) -> list[QueryRecord]:
+        fid = fam.family_id
+        plan = self.plan(index)
+        example_family, examples = self._query_examples(fam.domain, {fam.weak["name"]})
+        reply = await self.teacher.ask(self._request(
+            "queries", domain=fam.domain, weak=fam.weak, strong=fam.strong, gap=fam.gap, plan=plan,
+            styles=self._style_guide(), examples=examples, example_family=example_family))
+        if reply.data is None:
+            self.drops.add("queries", _reason(reply), reply.error or "", family=fid)
+            return []
+        items = reply.data["queries"]
+        for item in items[len(plan):]:
+            self.drops.add("queries", "over_count", item.get("text", "")[:80], family=fid)
+        drafts, seen = [], set()
+        for item in items[: len(plan)]:
+            text, style = " ".join(item["text"].split()), item["style"].strip().lower()
+            calls = {"weak": item["calls"].get("weak"), "strong": item["calls"]["strong"]}
+            key = text.lower()
+            if style not in self.config.styles:
+                self.drops.add("queries", "unknown_style", f"{style}: {text[:80]}", family=fid)
+            elif item["needs"] == "weak" and calls["weak"] is None:
+                self.drops.add("queries", "missing_weak_call", text[:80], family=fid)
+            elif key in seen:
+                self.drops.add("queries", "duplicate_query", text[:80], family=fid)
+            else:
+                seen.add(key)
+                drafts.append(QueryDraft(text, style, item["needs"], calls))
+        await asyncio.gather(*(self._repair(fam, q) for q in drafts))
+        for q in drafts:
+            if q.dropped:
+                self.drops.add("arguments", q.dropped, q.detail, family=fid, query=q.text[:80])
+        kept = [q for q in drafts if not q.dropped]
+        verify_hash = ""
+        if self.config.verify and kept:
+            shown = [{"index": i, "text": q.text, "style": q.style, "needs": q.needs, "calls": q.calls}
+                     for i, q in enumerate(kept)]
+            vreply = await self.teacher.ask(self._request("verify", domain=fam.domain, weak=fam.weak,
+                                                          strong=fam.strong, gap=fam.gap, queries=shown))
+            if vreply.data is None:
+                for q in kept:
+                    self.drops.add("verify", "verify_" + _reason(vreply), vreply.error or "", family=fid,
+                                   query=q.text[:80])
+                return []
+            verify_hash = vreply.prompt_hash
+            verdicts: dict[int, dict[str, Any]] = {}
+            for v in vreply.data["verdicts"]:
+                verdicts.setdefault(v["index"], v)
+            passed = []
+            for i, q in enumerate(kept):
+                v = verdicts.get(i)
+                if v is None:
+                    self.drops.add("verify", "no_verdict", "", family=fid, query=q.text[:80])
+                elif not v["accept"]:
+                    self.drops.add("verify", "rejected", str(v.get("reason", "")), family=fid, query=q.text[:80])
+                else:
+                    passed.append(q)
+            kept = passed
+        records = []
+        for q in kept:
+            calls = {fam.strong["name"]: q.calls["strong"]}
+            if q.calls["weak"] is not None:
+                calls = {fam.weak["name"]: q.calls["weak"], **calls}
+            extra: dict[str, Any] = {"repaired": q.repaired, "verified": bool(self.config.verify)}
+            if verify_hash:
+                extra["verify_prompt_hash"] = verify_hash
+            records.append(QueryRecord(query_id=stable_id(fid, q.text, prefix="q-"), family_id=fid, text=q.text,
+                                       style=q.style, needs=q.needs, calls=calls,
+                                       provenance=self._prov("queries", reply, **extra)))
+        return records
+
+    async def run(self, strong_tools: list[dict[str, Any]] | None = None) -> SynthResult:
+        """Every step; returns the records in a deterministic order."""
+        families = await self.families(strong_tools)
+        per_family = await asyncio.gather(*(self._queries(f, i) for i, f in enumerate(families)))
+        tools, queries = [], []
+        produced: Counter = Counter()
+        for fam, qs in zip(families, per_family, strict=True):
+            if not qs:
+                self.drops.add("queries", "no_queries", "no query of the family survived", family=fam.family_id,
+                               domain=fam.domain, tool=fam.weak["name"])
+                continue
+            tools += fam.tool_records()
+            queries += qs
+            produced[fam.domain] += 1
+        return SynthResult(tools, queries, self.drops, dict(produced))

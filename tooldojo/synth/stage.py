@@ -1,0 +1,257 @@
+"""``run_synth``: the synth stage's library entry point (outputs in ``<run_dir>/synth/``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tooldojo.errors import ConfigError, DataError
+from tooldojo.records import stable_id
+from tooldojo.runs import Manifest, StageRun, file_fingerprint, read_manifest, write_jsonl, write_text
+from tooldojo.synth.cache import ResponseCache
+from tooldojo.synth.catalog import catalog_dir, catalog_stats, load_catalog
+from tooldojo.synth.config import OFFLINE, SynthConfig
+from tooldojo.synth.generate import Synthesizer, SynthResult
+from tooldojo.synth.seeds import read_seed_tools
+from tooldojo.synth.teacher import Teacher, make_teacher
+from tooldojo.synth.templates import TemplateSet
+
+STAGE = "synth"
+
+
+def _run_coroutine(coro):
+    """``asyncio.run``, also from inside a running loop (e.g. a notebook): then in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class _RichProgress:
+    """One progress bar per step with rate and ETA; totals start at the expected request counts."""
+
+    def __init__(self, expected: dict[str, int]):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task):
+                return Text(f"{task.speed:.1f} req/s" if task.speed else "– req/s", style="cyan")
+
+        self.bar = Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+                            RateColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                            console=Console(stderr=True))
+        self.expected = expected
+        self.tasks: dict[str, Any] = {}
+        self.started_n: Counter = Counter()
+
+    def started(self, step: str) -> None:
+        self.started_n[step] += 1
+        if step not in self.tasks:
+            self.tasks[step] = self.bar.add_task(step, total=max(self.expected.get(step, 0), 1))
+        task = self.tasks[step]
+        total = self.bar.tasks[self.bar.task_ids.index(task)].total or 0
+        if self.started_n[step] > total:
+            self.bar.update(task, total=self.started_n[step])
+
+    def finished(self, step: str) -> None:
+        self.bar.advance(self.tasks[step])
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        for step, task in self.tasks.items():  # steps end below their expected totals when items drop
+            self.bar.update(task, total=self.started_n[step])
+        self.bar.stop()
+
+
+def _expected(config: SynthConfig, n_domains: int, n_seeds: int | None) -> dict[str, int]:
+    fams = n_seeds if n_seeds is not None else n_domains * config.families_per_domain
+    out = {"queries": fams, "verify": fams if config.verify else 0}
+    if n_seeds is None:
+        out["tools"] = n_domains * -(-config.families_per_domain // config.tools_per_request)
+        out["upgrade"] = fams
+    else:
+        out["weaken"] = n_seeds
+    return out
+
+
+def _check_domains(config: SynthConfig, catalog: dict[str, Any]) -> list[str]:
+    if not catalog:
+        raise DataError("the seed catalog has no domain files", field=str(config.catalog or catalog_dir()),
+                        fix="point synth.catalog at a folder of catalog *.json files")
+    domains = config.domains or list(catalog)
+    unknown = [d for d in domains if d not in catalog]
+    if unknown and config.teacher.model == OFFLINE:
+        raise ConfigError(f"domain(s) {unknown} are not in the seed catalog, so the offline teacher cannot "
+                          "write them", field="synth.domains",
+                          fix=f"choose from {', '.join(sorted(catalog))}, or use a real teacher")
+    return domains
+
+
+async def _synthesize(synth: Synthesizer, teacher: Teacher, strong_tools) -> SynthResult:
+    async with teacher:
+        return await synth.run(strong_tools)
+
+
+def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool = False,
+              strong_tools: list[dict[str, Any]] | None = None, progress: bool = True) -> Manifest:
+    """Synthesize tool families and queries into ``<run_dir>/synth/`` (skipped when up to date).
+
+    ``strong_tools`` (OpenAI function schemas) switches to the import direction: each is a family's strong
+    tool and the teacher writes its weak variant (``weaken``); ``synth.seed_tools`` names a file of them.
+    Without either, the teacher writes base tools per domain and upgrades them. Answers are cached in
+    ``cache.sqlite``, so an interrupted run resumes without re-sending answered requests.
+    """
+    stage_dir = Path(run_dir) / STAGE
+    templates = TemplateSet(config.templates)
+    catalog_folder = str(config.catalog) if config.catalog else None
+    if config.catalog and not Path(config.catalog).is_dir():
+        raise ConfigError("catalog folder not found", field=f"synth.catalog ({config.catalog})",
+                          fix="point it at a folder of catalog *.json files")
+    catalog = load_catalog(catalog_folder)
+    if strong_tools is None and config.seed_tools:
+        strong_tools = read_seed_tools(config.seed_tools)
+    domains = _check_domains(config, catalog) if strong_tools is None else []
+    inputs = {"templates": templates.hash, "catalog": file_fingerprint(config.catalog or catalog_dir()),
+              "seed": str(seed)}
+    if strong_tools is not None:
+        inputs["seed_tools"] = stable_id(strong_tools)
+    st = StageRun(stage_dir, STAGE, config, inputs=inputs)
+    if not force and st.up_to_date():
+        return read_manifest(stage_dir)  # type: ignore[return-value]
+
+    with st:
+        cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache else None
+        bar = _RichProgress(_expected(config, len(domains), None if strong_tools is None else len(strong_tools))) \
+            if progress else None
+        teacher = make_teacher(config.teacher, seed=seed, cache=cache, templates=templates, progress=bar,
+                               catalog_folder=catalog_folder)
+        synth = Synthesizer(config.model_copy(update={"domains": domains or None}), teacher, templates, catalog,
+                            seed=seed)
+        try:
+            if bar is not None:
+                with bar:
+                    result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
+            else:
+                result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
+        finally:
+            if cache is not None:
+                cache.close()
+        _write_outputs(st, result, teacher, templates, config, catalog_folder)
+        if progress:
+            print_accounting(st.stats["accounting"], st.stats["drops"])
+    return st.manifest
+
+
+def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, templates: TemplateSet,
+                   config: SynthConfig, catalog_folder: str | None) -> None:
+    st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", result.tools), "tools.jsonl")
+    st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", result.queries), "queries.jsonl")
+    st.record_output("drops", write_jsonl(st.dir / "drops.jsonl", result.drops.rows), "drops.jsonl")
+    st.counts["families"] = len({t.family_id for t in result.tools})
+    st.counts["domains"] = len({t.domain for t in result.tools})
+    st.stats.update({
+        "teacher": teacher.describe(),
+        "templates": templates.describe(),
+        "accounting": teacher.accounting(),
+        "tokens_estimated": teacher.model_label == "offline",
+        "drops": result.drops.counts(),
+        "requested": {"domains": config.domains, "families_per_domain": config.families_per_domain,
+                      "queries_per_family": config.queries_per_family, "styles": config.styles,
+                      "verify": config.verify},
+        "families_per_domain": result.families_per_domain,
+        "queries_by_style": dict(Counter(q.style for q in result.queries)),
+        "queries_by_needs": dict(Counter(q.needs for q in result.queries)),
+        "catalog": {"folder": catalog_folder or "shipped", **catalog_stats(catalog_folder)},
+        "cache": "cache.sqlite" if config.teacher.cache else None,
+    })
+    # the report holds run-specific accounting, so it is not a fingerprinted output (reruns that only hit the
+    # cache keep the stage's fingerprint, and downstream stages stay up to date)
+    st.stats["report"] = "report.md"
+    write_text(st.dir / "report.md", render_report(st, result))
+
+
+def _md_table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return out
+
+
+
+ACCOUNTING_COLUMNS = ["step", "asked", "cache_hits", "sent", "attempts", "retries", "failures", "reasks",
+                      "repaired", "invalid", "prompt_tokens", "completion_tokens"]
+
+
+def render_report(st: StageRun, result: SynthResult) -> str:
+    """A short human summary: counts, drops, accounting, and a few example records."""
+    s = st.stats
+    lines = [f"# synth: {st.counts.get('families', 0)} families, {st.counts.get('tools', 0)} tools, "
+             f"{st.counts.get('queries', 0)} queries", "",
+             f"Teacher `{s['teacher']['model']}` · templates `{s['templates']['name']}` "
+             f"(hash `{s['templates']['hash']}`) · catalog {s['catalog']['domains']} domains / "
+             f"{s['catalog']['families']} families", "",
+             "Families per domain: " + (", ".join(f"{d} {n}" for d, n in s["families_per_domain"].items()) or "none"),
+             "", "Queries by style: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_style"].items())),
+             "", "Queries by need: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_needs"].items())),
+             "", "## Teacher accounting", ""]
+    cols = ACCOUNTING_COLUMNS + (["cost_usd"] if "cost_usd" in s["accounting"]["total"] else [])
+    lines += _md_table([{"step": k, **v} for k, v in s["accounting"].items()], cols)
+    if s["tokens_estimated"]:
+        lines += ["", "Token counts of the offline teacher are estimates (characters / 4)."]
+    lines += ["", "## Dropped", ""]
+    drop_rows = [{"step": step, "reason": r, "count": n} for step, c in s["drops"].items() for r, n in c.items()]
+    lines += _md_table(drop_rows, ["step", "reason", "count"]) if drop_rows else ["Nothing was dropped."]
+    lines += ["", "Details: `drops.jsonl`.", "", "## Examples", ""]
+    by_family: dict[str, list] = {}
+    for q in result.queries:
+        by_family.setdefault(q.family_id, []).append(q)
+    tools = {(t.family_id, t.role): t for t in result.tools}
+    for fid in list(by_family)[:3]:
+        weak, strong = tools[(fid, "weak")], tools[(fid, "strong")]
+        lines += [f"### `{weak.name}` → `{strong.name}` ({weak.domain})", "",
+                  f"Capability gap: {strong.capability_gap}", ""]
+        for q in sorted(by_family[fid], key=lambda q: q.needs)[:2] + sorted(by_family[fid], key=lambda q: q.needs)[-1:]:
+            lines.append(f"- *{q.style}, needs {q.needs}*: {q.text}  ")
+            lines.append(f"  gold: `{json.dumps(q.calls, ensure_ascii=False)}`")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def print_accounting(accounting: dict[str, Any], drops: dict[str, dict[str, int]]) -> None:
+    """Print the accounting table (and drop counts) to stderr."""
+    from rich.console import Console
+    from rich.table import Table
+
+    cols = ACCOUNTING_COLUMNS + (["cost_usd"] if "cost_usd" in accounting.get("total", {}) else [])
+    short = {"cache_hits": "cached", "attempts": "http", "retries": "retry", "failures": "failed",
+             "reasks": "reask", "repaired": "fixed", "prompt_tokens": "tok in", "completion_tokens": "tok out",
+             "cost_usd": "USD"}
+    table = Table(title="teacher accounting", title_justify="left", padding=(0, 1))
+    for c in cols:
+        table.add_column(short.get(c, c), justify="left" if c == "step" else "right")
+    for step, row in accounting.items():
+        table.add_row(step, *(str(row.get(c, "")) for c in cols[1:]))
+    console = Console(stderr=True)
+    if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
+        console = Console(stderr=True, width=160)
+    console.print(table)
+    dropped = ", ".join(f"{step}/{r}: {n}" for step, c in drops.items() for r, n in c.items())
+    console.print(f"dropped: {dropped or 'nothing'}")

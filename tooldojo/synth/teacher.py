@@ -1,0 +1,450 @@
+"""The teacher: one request/reply path shared by the HTTP teacher and the offline teacher.
+
+A :class:`TeacherRequest` carries the rendered chat messages, the step's response JSON schema and the
+structured variables the template was rendered from (``variables`` feed the offline teacher and are never
+sent). :meth:`Teacher.ask` looks the request up in the response cache, otherwise sends it, parses the reply
+(repairing code fences and surrounding prose), validates it against the schema, and re-asks once with the
+errors (``reask.jinja``) when it does not validate. A reply that still fails is counted and logged, and
+``ask`` returns no data for it.
+
+:class:`OpenAITeacher` drives ``openai.AsyncOpenAI`` against any OpenAI-compatible ``base_url``: the SDK's
+own retries (429/5xx/timeouts, exponential backoff with jitter, ``Retry-After`` honoured), bounded
+concurrency, requests-per-minute and tokens-per-minute limits (``aiolimiter``), a per-request timeout, and a
+JSON-schema ``response_format`` that falls back to ``json_object`` and then to plain text when the server
+rejects it (``structured_output: auto``). Every HTTP attempt and retry is counted per step through an
+event hook on the HTTP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import os
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from tooldojo.errors import TeacherError
+from tooldojo.records import stable_id
+from tooldojo.synth.cache import ResponseCache, cache_key
+from tooldojo.synth.config import OFFLINE, TeacherConfig
+from tooldojo.synth.schemas import schema_errors
+
+log = logging.getLogger("tooldojo.synth")
+
+_STEP: contextvars.ContextVar[str] = contextvars.ContextVar("tooldojo_teacher_step", default="")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"}
+
+
+@dataclass
+class TeacherRequest:
+    """One teacher request: ``messages`` are sent; ``variables`` are for the offline teacher only."""
+
+    step: str
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt_hash(self) -> str:
+        return stable_id(self.messages)
+
+
+@dataclass
+class TeacherReply:
+    """The parsed, schema-valid reply (``data``), or ``None`` with the reason in ``error``."""
+
+    data: dict[str, Any] | None
+    prompt_hash: str
+    error: str | None = None
+    cached: bool = False
+
+
+@dataclass
+class StepStats:
+    """Accounting of one step (``tools``, ``upgrade``, ...)."""
+
+    asked: int = 0
+    """Requests the step made (cache hits included; re-asks count separately)."""
+    cache_hits: int = 0
+    sent: int = 0
+    """Requests sent to the teacher (not answered from the cache), re-asks included."""
+    attempts: int = 0
+    """HTTP attempts, retries included (0 for the offline teacher)."""
+    retries: int = 0
+    failures: int = 0
+    """Requests that failed after every retry (not cached; a rerun asks again)."""
+    reasks: int = 0
+    repaired: int = 0
+    """Replies that were not JSON as a whole but were repaired (code fence or prose stripped)."""
+    invalid: int = 0
+    """Replies that still failed the response schema after the re-ask (dropped, logged)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: StepStats) -> None:
+        for k, v in asdict(other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+
+class Progress(Protocol):
+    def started(self, step: str) -> None: ...
+    def finished(self, step: str) -> None: ...
+
+
+class RequestFailed(Exception):
+    """One request failed after the SDK's retries (counted; the item it was for is dropped)."""
+
+
+# ---- reply parsing ---------------------------------------------------------------------------------
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
+def _extract_object(text: str) -> Any:
+    """The first JSON object in ``text`` (inside a code fence, or between the outermost braces)."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if start != -1 and end > start:
+        candidates.append(text[start:end + 1])
+    for cand in candidates:
+        for fixed in (cand, _TRAILING_COMMA.sub(r"\1", cand)):
+            try:
+                return json.loads(fixed)
+            except json.JSONDecodeError:
+                continue
+    raise ValueError("no JSON object found")
+
+
+def parse_reply(content: str | None, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """``(data, error, repaired)``: the reply as a schema-valid object, or ``None`` and why not."""
+    if not content or not content.strip():
+        return None, "the reply was empty", False
+    repaired = False
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as err:
+        try:
+            data = _extract_object(content)
+            repaired = True
+        except ValueError:
+            return None, f"the reply is not JSON ({err.msg} at character {err.pos})", False
+    if not isinstance(data, dict):
+        return None, f"the reply is JSON but not an object (got {type(data).__name__})", repaired
+    errors = schema_errors(schema, data)
+    if errors:
+        return None, "the reply does not match the schema: " + "; ".join(errors), repaired
+    return data, None, repaired
+
+
+def estimate_tokens(messages: list[dict[str, Any]]) -> int:
+    """A rough token count (characters / 4) for rate limiting and offline accounting."""
+    return sum(len(str(m.get("content") or "")) for m in messages) // 4 + 4 * len(messages)
+
+
+# ---- the shared request path -------------------------------------------------------------------------
+class Teacher:
+    """Cache, parse, validate, re-ask, account. Subclasses implement :meth:`_send`."""
+
+    model_label = ""
+
+    def __init__(self, cfg: TeacherConfig, *, seed: int = 0, cache: ResponseCache | None = None,
+                 templates=None, progress: Progress | None = None):
+        from tooldojo.synth.templates import TemplateSet
+
+        self.cfg = cfg
+        self.seed = seed
+        self.cache = cache if cfg.cache else None
+        self.templates = templates or TemplateSet()
+        self.progress = progress
+        self.stats: dict[str, StepStats] = defaultdict(StepStats)
+        self.model_label = cfg.model
+
+    @property
+    def cache_model(self) -> str:
+        """The model part of the cache key."""
+        return f"{self.cfg.model}@{self.cfg.base_url or 'openai'}"
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        c = self.cfg
+        return {"temperature": c.temperature, "top_p": c.top_p, "max_tokens": c.max_tokens, "seed": self.seed}
+
+    async def __aenter__(self) -> Teacher:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Prepare connections (checks that the server is reachable)."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def _send(self, messages: list[dict[str, str]], request: TeacherRequest) -> tuple[str, dict[str, int]]:
+        raise NotImplementedError
+
+    async def _complete(self, messages: list[dict[str, str]], request: TeacherRequest) -> tuple[str, bool]:
+        """The reply content for ``messages``, from the cache or the teacher; ``(content, cached)``."""
+        st = self.stats[request.step]
+        key = cache_key(self.cache_model, messages, self.sampling, request.schema)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                st.cache_hits += 1
+                return hit[0], True
+        st.sent += 1
+        content, usage = await self._send(messages, request)
+        st.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+        st.completion_tokens += int(usage.get("completion_tokens") or 0)
+        if self.cache is not None:
+            self.cache.put(key, content, step=request.step, model=self.cache_model, usage=usage)
+        return content, False
+
+    async def ask(self, request: TeacherRequest) -> TeacherReply:
+        """Send ``request`` (or answer it from the cache) and return its parsed, schema-valid reply."""
+        st = self.stats[request.step]
+        st.asked += 1
+        if self.progress:
+            self.progress.started(request.step)
+        try:
+            content, cached = await self._complete(request.messages, request)
+            data, error, repaired = parse_reply(content, request.schema)
+            if data is None:
+                st.reasks += 1
+                follow = [*request.messages, {"role": "assistant", "content": content or ""},
+                          *self.templates.render("reask", error=error, schema=request.schema)]
+                content, cached2 = await self._complete(follow, request)
+                cached = cached and cached2
+                data, error, repaired = parse_reply(content, request.schema)
+                if data is None:
+                    st.invalid += 1
+                    log.warning("teacher reply for step %s (prompt %s) still invalid after re-ask: %s",
+                                request.step, request.prompt_hash, error)
+                    return TeacherReply(None, request.prompt_hash, error=f"invalid reply: {error}", cached=cached)
+            if repaired:
+                st.repaired += 1
+            return TeacherReply(data, request.prompt_hash, cached=cached)
+        except RequestFailed as err:
+            st.failures += 1
+            log.warning("teacher request for step %s failed: %s", request.step, err)
+            return TeacherReply(None, request.prompt_hash, error=f"request failed: {err}")
+        finally:
+            if self.progress:
+                self.progress.finished(request.step)
+
+    def accounting(self) -> dict[str, Any]:
+        """Per-step and total accounting (tokens, requests, retries, failures, cost when priced)."""
+        out: dict[str, Any] = {}
+        total = StepStats()
+        order = ("tools", "upgrade", "weaken", "queries", "arguments", "verify")
+        for step in sorted(self.stats, key=lambda s: (order.index(s) if s in order else len(order), s)):
+            total.add(self.stats[step])
+            out[step] = self._with_cost(self.stats[step])
+        out["total"] = self._with_cost(total)
+        return out
+
+    def _with_cost(self, st: StepStats) -> dict[str, Any]:
+        row: dict[str, Any] = asdict(st)
+        if self.cfg.price_per_million:
+            p, c = self.cfg.price_per_million
+            row["cost_usd"] = round((st.prompt_tokens * p + st.completion_tokens * c) / 1e6, 6)
+        return row
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model_label, "base_url": self.cfg.base_url, "sampling": self.sampling}
+
+
+# ---- the HTTP teacher ----------------------------------------------------------------------------------
+def is_local_url(base_url: str | None) -> bool:
+    """True for a server on this machine (vLLM, llama.cpp, Ollama...), which needs no real key."""
+    if not base_url:
+        return False
+    host = (urlparse(base_url).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.startswith("127.")
+
+
+def resolve_api_key(cfg: TeacherConfig) -> str:
+    """The key from the environment variable ``cfg.api_key_env`` (local servers get a placeholder)."""
+    key = os.environ.get(cfg.api_key_env, "").strip()
+    if key:
+        return key
+    if is_local_url(cfg.base_url):
+        return "not-needed"
+    where = cfg.base_url or "OpenAI"
+    raise TeacherError(
+        f"environment variable {cfg.api_key_env} is not set (needed for the teacher at {where})",
+        field="synth.teacher.api_key_env",
+        fix=f"export {cfg.api_key_env}=<your key> (a server that needs no key accepts any value, e.g. EMPTY)",
+    )
+
+
+async def check_reachable(base_url: str | None, timeout: float = 5.0) -> None:
+    """Fail with one line naming ``--base-url`` when nothing listens at ``base_url``."""
+    url = urlparse(base_url or "https://api.openai.com/v1")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise TeacherError(f"{base_url!r} is not an http(s) URL", field="--base-url (synth.teacher.base_url)",
+                           fix="pass e.g. --base-url http://localhost:8000/v1")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(url.hostname, port), timeout)
+    except (OSError, TimeoutError) as err:
+        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or type(err).__name__)
+        raise TeacherError(
+            f"cannot reach the teacher at {base_url or url.geturl()} ({reason})",
+            field="--base-url (synth.teacher.base_url)",
+            fix="start the server or pass the right --base-url (e.g. http://localhost:8000/v1), "
+                "or use --teacher offline",
+        ) from None
+    writer.close()
+
+
+_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured", "guided", "schema")
+_SCHEMA_HINT = "\n\nReply with only one JSON object that matches this JSON Schema:\n```json\n{schema}\n```"
+
+
+class OpenAITeacher(Teacher):
+    """A teacher on any OpenAI-compatible chat-completions endpoint (see the module docstring)."""
+
+    def __init__(self, cfg: TeacherConfig, **kwargs: Any):
+        super().__init__(cfg, **kwargs)
+        self.api_key = resolve_api_key(cfg)
+        self.mode = "json_schema" if cfg.structured_output == "auto" else cfg.structured_output
+        self.mode_changes: list[str] = []
+        self._client = None
+        self._sem: asyncio.Semaphore | None = None
+        self._rpm = self._tpm = None
+
+    async def open(self) -> None:
+        import httpx2
+        import openai
+        from aiolimiter import AsyncLimiter
+
+        await check_reachable(self.cfg.base_url)
+        c = self.cfg
+        limits = httpx2.Limits(max_connections=c.concurrency, max_keepalive_connections=c.concurrency)
+        kwargs = {"limits": limits, "timeout": c.timeout_s, "event_hooks": {"request": [self._on_attempt]}}
+        try:  # aiohttp transport: about twice the throughput of httpx's own pool at high concurrency
+            http = openai.DefaultAioHttpClient(**kwargs)
+        except RuntimeError:
+            http = openai.DefaultAsyncHttpxClient(**kwargs)
+        self._client = openai.AsyncOpenAI(api_key=self.api_key, base_url=c.base_url, timeout=c.timeout_s,
+                                          max_retries=c.max_retries, http_client=http)
+        self._sem = asyncio.Semaphore(c.concurrency)
+        self._rpm = AsyncLimiter(c.requests_per_minute, 60) if c.requests_per_minute else None
+        self._tpm = AsyncLimiter(c.tokens_per_minute, 60) if c.tokens_per_minute else None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _on_attempt(self, request: Any) -> None:
+        st = self.stats[_STEP.get() or "other"]
+        st.attempts += 1
+        if request.headers.get("x-stainless-retry-count", "0") not in ("", "0"):
+            st.retries += 1
+
+    def _body(self, messages: list[dict[str, str]], request: TeacherRequest, mode: str) -> dict[str, Any]:
+        if mode != "json_schema":
+            hint = _SCHEMA_HINT.format(schema=json.dumps(request.schema, ensure_ascii=False))
+            messages = [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + hint}]
+        body: dict[str, Any] = {"model": self.cfg.model, "messages": messages, **self.sampling}
+        if mode == "json_schema":
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": f"tooldojo_{request.step}", "schema": request.schema, "strict": False}}
+        elif mode == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    async def _send(self, messages: list[dict[str, str]], request: TeacherRequest) -> tuple[str, dict[str, int]]:
+        import httpx2
+        import openai
+
+        assert self._client is not None and self._sem is not None, "use the teacher inside `async with`"
+        token = _STEP.set(request.step)
+        try:
+            async with self._sem:
+                if self._rpm is not None:
+                    await self._rpm.acquire()
+                if self._tpm is not None:
+                    await self._tpm.acquire(min(estimate_tokens(messages), self.cfg.tokens_per_minute))
+                while True:
+                    mode = self.mode
+                    try:
+                        resp = await self._client.post("/chat/completions", body=self._body(messages, request, mode),
+                                                       cast_to=httpx2.Response)
+                        break
+                    except openai.BadRequestError as err:
+                        text = str(err).lower()
+                        if (self.cfg.structured_output == "auto" and mode != "none"
+                                and any(w in text for w in _FORMAT_WORDS)):
+                            self._downgrade(mode, str(err))
+                            continue
+                        raise RequestFailed(f"400 Bad Request: {_error_message(err)}") from None
+                    except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
+                        raise TeacherError(f"the teacher refused the API key ({_error_message(err)})",
+                                           field="synth.teacher.api_key_env",
+                                           fix=f"set {self.cfg.api_key_env} to a valid key") from None
+                    except openai.NotFoundError as err:
+                        raise TeacherError(f"not found at the teacher: {_error_message(err)}",
+                                           field="synth.teacher.model / --base-url",
+                                           fix="check the model name and that --base-url ends in /v1") from None
+                    except openai.APITimeoutError:
+                        raise RequestFailed(f"timed out after {self.cfg.max_retries + 1} attempts "
+                                            f"of {self.cfg.timeout_s:g}s") from None
+                    except openai.APIConnectionError as err:
+                        raise TeacherError(f"lost the connection to the teacher at {self.cfg.base_url or 'OpenAI'} "
+                                           f"({err.__cause__ or err})", field="--base-url (synth.teacher.base_url)",
+                                           fix="check that the server is up, then rerun: finished answers are cached") from None
+                    except openai.APIStatusError as err:
+                        raise RequestFailed(f"HTTP {err.status_code} after retries: {_error_message(err)}") from None
+        finally:
+            _STEP.reset(token)
+        try:
+            data = json.loads(resp.content)
+            message = data["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise RequestFailed(f"the server's response is not a chat completion: {resp.text[:200]!r}") from None
+        content = message.get("content") or ""
+        usage = {k: int((data.get("usage") or {}).get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
+        if self._tpm is not None and usage["completion_tokens"]:
+            await self._tpm.acquire(min(usage["completion_tokens"], self.cfg.tokens_per_minute))
+        return content, usage
+
+    def _downgrade(self, used: str, why: str) -> None:
+        order = ["json_schema", "json_object", "none"]
+        if self.mode == used:  # other requests may have downgraded already
+            self.mode = order[order.index(used) + 1]
+            self.mode_changes.append(f"{used} -> {self.mode}")
+            log.warning("teacher rejected response_format %s (%s); using %s from now on", used,
+                        why.splitlines()[0][:160], self.mode)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "structured_output": self.mode, "structured_output_changes": self.mode_changes}
+
+
+def _error_message(err: Any) -> str:
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body["error"] if isinstance(body.get("error"), dict) else body
+        if inner.get("message"):
+            return str(inner["message"])
+    return str(err).splitlines()[0][:200]
+
+
+def make_teacher(cfg: TeacherConfig, *, seed: int = 0, cache: ResponseCache | None = None, templates=None,
+                 progress: Progress | None = None, catalog_folder: str | None = None) -> Teacher:
+    """The offline teacher for ``model == "offline"``, else the HTTP teacher."""
+    if cfg.model == OFFLINE:
+        from tooldojo.synth.offline import OfflineTeacher
+
+        return OfflineTeacher(cfg, seed=seed, cache=cache, templates=templates, progress=progress,
+                              catalog_folder=catalog_folder)
+    return OpenAITeacher(cfg, seed=seed, cache=cache, templates=templates, progress=progress)
