@@ -6,9 +6,12 @@ Accepted forms, in order of precedence:
 - ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` (tooldojo's and Hermes/Qwen's), one or more;
 - ``<answer>...</answer>`` holding JSON calls or Python-style calls ``name(a=1, b="x")`` (Tool-Zero), or a
   plain-text direct reply (read as ``generate_response``);
+- inside ``<tool_call>``, also Qwen3-Coder's XML (``<function=f><parameter=a>1</parameter></function>``) and
+  Python dict literals;
 - ``<ranking>["a", "b"]</ranking>`` (stage 1), also ``a > b > c``;
 - bare JSON anywhere in the text: ``{"name": ..., "arguments": ...}``, a list of those, or OpenAI's
   ``{"function": {"name": ..., "arguments": "<json string>"}}``;
+- a text that is nothing but Python-style calls, ``[f(a=1), g(b=2)]`` (Llama 3.2, BFCL prompting);
 - OpenAI ``tool_calls`` from an endpoint (:func:`from_openai_tool_calls`).
 
 Nothing here raises on bad model output: problems are reported in :attr:`Parsed.errors`.
@@ -56,7 +59,7 @@ class Parsed:
     """Strict format: one <think> section, then only <tool_call> sections, or one <answer>, or one
     <ranking>, and nothing else outside them; every call inside parsed."""
     section: str | None = None
-    """Which answer form was found: ``tool_call``, ``answer``, ``ranking``, ``json`` or ``None``."""
+    """Which answer form was found: ``tool_call``, ``answer``, ``ranking``, ``json``, ``python`` or ``None``."""
 
     @property
     def tool(self) -> str | None:
@@ -138,6 +141,44 @@ def _bare_json_calls(text: str) -> list[ToolCall]:
     return []
 
 
+_XML_FUNCTION = re.compile(r"^\s*<function=([^>\s]+)>(.*?)</function>\s*$", re.S)
+_XML_PARAMETER = re.compile(r"<parameter=([^>\s]+)>(.*?)</parameter>", re.S)
+
+
+def _calls_from_tool_call_variant(body: str) -> list[ToolCall]:
+    """Other bodies seen inside ``<tool_call>``: Qwen3-Coder's XML (``<function=f><parameter=a>1</parameter>
+    </function>``) and a Python dict literal (``{'name': 'f', 'arguments': {...}}``). ``[]`` if neither."""
+    if m := _XML_FUNCTION.match(body):
+        args: dict[str, Any] = {}
+        for key, raw in _XML_PARAMETER.findall(m.group(2)):
+            raw = raw.strip()
+            try:
+                args[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                args[key] = raw
+        return [ToolCall(m.group(1), args)]
+    try:
+        data = ast.literal_eval(body.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return []
+    try:
+        return [_call_from_obj(item) for item in (data if isinstance(data, list) else [data])]
+    except (ValueError, json.JSONDecodeError):
+        return []
+
+
+def _bare_python_calls(text: str) -> list[ToolCall]:
+    """Calls from a text that is nothing but Python-style calls, e.g. ``[f(a=1), g(b="x")]`` (Llama 3.2's
+    and BFCL's prompting format). ``[]`` otherwise."""
+    body = text.strip()
+    if not body or not re.match(r"^\[?\s*[A-Za-z_][\w.]*\s*\(", body):
+        return []
+    try:
+        return _calls_from_python(body)
+    except (SyntaxError, ValueError):
+        return []
+
+
 def _parse_ranking(body: str) -> list[str]:
     body = body.strip()
     try:
@@ -162,7 +203,10 @@ def parse_output(text: str) -> Parsed:
             try:
                 out.calls.extend(_calls_from_json_text(body))
             except (ValueError, json.JSONDecodeError) as err:
-                out.errors.append(f"tool_call: {err}")
+                if calls := _calls_from_tool_call_variant(body):
+                    out.calls.extend(calls)
+                else:
+                    out.errors.append(f"tool_call: {err}")
     elif answers := _ANSWER.findall(text):
         out.section = "answer"
         body = answers[0].strip()
@@ -181,6 +225,8 @@ def parse_output(text: str) -> Parsed:
         out.section = out.section or "ranking"
     if out.section is None and (calls := _bare_json_calls(text)):
         out.section, out.calls = "json", calls
+    if out.section is None and (calls := _bare_python_calls(_THINK.sub("", text))):
+        out.section, out.calls = "python", calls
 
     strict = _STRICT.get(out.section or "")
     out.well_formed = bool(strict and strict.fullmatch(text) and len(thinks) == 1 and not out.errors)
