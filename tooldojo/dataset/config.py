@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SplitConfig(BaseModel):
@@ -19,6 +21,30 @@ class SplitConfig(BaseModel):
     distractors: tuple[int, int] = (2, 4)
     """Min and max number of distractor tools (other families) per example."""
     kinds: list[str] = Field(default_factory=lambda: ["zero", "one", "weak_only", "weak_strong"])
+    call_format: Literal["json", "python"] = "json"
+    """Completion syntax of the ``select`` rows (``<tool_call>`` JSON, or Tool-Zero's ``<answer>name(...)``)."""
     audit_max_jaccard: float = Field(0.8, gt=0, le=1)
     audit_max_cosine: float = Field(0.95, gt=0, le=1)
+    audit_semantic: bool = True
+    """Include the embedding nearest-neighbour check in the leakage audit."""
+    fail_on_leak: bool = False
+    """Fail the stage (instead of recording and warning) when the leakage audit fails."""
+    license: str = "apache-2.0"
+    """License named in the dataset card."""
+    pretty_name: str = "tooldojo tool-use generalization dataset"
     seed: int | None = None
+
+    @field_validator("distractors")
+    @classmethod
+    def _distractors(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] < 0 or v[1] < v[0]:
+            raise ValueError("distractors must be (min, max) with 0 <= min <= max")
+        return v
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - {"zero", "one", "weak_only", "weak_strong"})
+        if bad or not v:
+            raise ValueError(f"kinds must be a non-empty subset of zero, one, weak_only, weak_strong (got {bad or v})")
+        return v

@@ -1,0 +1,30 @@
+"""The dedup stage: MinHash-LSH and embedding filters over synthesized tools and queries.
+
+Library entry points (imported lazily so ``tooldojo --help`` stays fast): :func:`run_dedup`,
+:func:`dedup_records`, :class:`MinHasher`, :class:`LSHIndex`, :func:`dedup_batch`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "run_dedup": "tooldojo.dedup.stage",
+    "dedup_records": "tooldojo.dedup.stage",
+    "DedupResult": "tooldojo.dedup.stage",
+    "MinHasher": "tooldojo.dedup.minhash",
+    "LSHIndex": "tooldojo.dedup.minhash",
+    "dedup_batch": "tooldojo.dedup.minhash",
+    "load_inputs": "tooldojo.dedup.validate",
+    "tool_text": "tooldojo.dedup.text",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'tooldojo.dedup' has no attribute {name!r}")

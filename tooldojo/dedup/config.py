@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MinHashConfig(BaseModel):
+    """Near-duplicate text: MinHash signatures + LSH (datasketch-compatible, see ``dedup/minhash.py``)."""
+
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     num_perm: int = Field(128, ge=16)
     threshold: float = Field(0.7, gt=0, lt=1)
+    """Estimated Jaccard at or above which two texts are duplicates."""
+    link_threshold: float = Field(0.5, gt=0, lt=1)
+    """Jaccard at or above which two families are *close*: linked in a cluster, kept on one split side."""
     bands: int | None = None
     """Explicit LSH bands (with ``rows``); overrides ``threshold``'s optimal choice."""
     rows: int | None = None
@@ -21,19 +27,43 @@ class MinHashConfig(BaseModel):
     lowercase: bool = True
     strip_punctuation: bool = True
     seed: int = 1
+    reference_index: Path | None = None
+    """A saved index (``dedup/index/queries.pkl`` of an earlier run, or ``tooldojo dedup-index``): queries
+    that duplicate an item in it are removed, e.g. to keep a new batch apart from a published dataset."""
+
+    @model_validator(mode="after")
+    def _check(self) -> MinHashConfig:
+        if self.link_threshold > self.threshold:
+            raise ValueError("link_threshold must not exceed threshold")
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError("bands × rows must not exceed num_perm")
+        return self
 
 
 class SemanticConfig(BaseModel):
+    """Semantic duplicates: sentence-transformers embeddings, cosine similarity in blocks."""
+
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     model: str | None = None
     """A sentence-transformers id or path; ``None`` = all-MiniLM-L6-v2 from the offline package."""
     threshold: float = Field(0.92, gt=0, le=1)
+    """Cosine at or above which two texts are duplicates."""
+    link_threshold: float = Field(0.85, gt=0, le=1)
+    """Cosine at or above which two families are close (linked in a cluster)."""
     batch_size: int = Field(256, ge=1)
     block_size: int = Field(4096, ge=1)
     """Rows per block of the blockwise cosine similarity (bounds memory)."""
     device: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SemanticConfig:
+        if self.link_threshold > self.threshold:
+            raise ValueError("link_threshold must not exceed threshold")
+        return self
 
 
 class DedupConfig(BaseModel):
@@ -44,4 +74,9 @@ class DedupConfig(BaseModel):
     minhash: MinHashConfig = Field(default_factory=MinHashConfig)
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
     apply_to: list[Literal["tools", "queries"]] = Field(default_factory=lambda: ["tools", "queries"])
+    link_queries: bool = True
+    """Also link two families when queries of theirs are close (not only their tools)."""
+    on_invalid: Literal["error", "drop"] = "error"
+    """A row with a missing field or an invalid schema: stop with a message naming it (``error``), or
+    drop it and count it in the report and ``removed.jsonl`` (``drop``)."""
     examples_in_report: int = Field(5, ge=0)

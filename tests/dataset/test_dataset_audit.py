@@ -1,0 +1,62 @@
+"""The leakage audit: closest cross-split pairs, failing above the thresholds (library and CLI)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from tooldojo.dataset.audit import compare
+from tooldojo.dedup.config import MinHashConfig, SemanticConfig
+
+TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
+                                         "parameters": {"type": "object", "properties": {}}}}
+
+
+def _split(path, queries):
+    pq.write_table(pa.table({"query": queries, "tools": [json.dumps([TOOL])] * len(queries)}), path)
+    return str(path)
+
+
+def _app():
+    from tooldojo.cli import _register_stages, app
+
+    _register_stages()
+    return app
+
+
+def test_audit_cli_fails_on_a_leaked_query(tmp_path):
+    train = _split(tmp_path / "train.parquet", ["Find bakeries in Paris.", "What is the weather in Oslo today?",
+                                                 "Send an email to Maria about the budget review."])
+    clean = _split(tmp_path / "clean.parquet", ["Convert 20 dollars to yen.", "Who won the 1998 world cup final?"])
+    leaky = _split(tmp_path / "leaky.parquet", ["Convert 20 dollars to yen.", "what is the WEATHER in oslo today"])
+    runner = CliRunner()
+    ok = runner.invoke(_app(), ["audit", train, clean, "--no-semantic", "--no-tools"])
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(_app(), ["audit", train, leaky, "--no-semantic", "--no-tools", "--json", str(tmp_path / "a.json")])
+    assert bad.exit_code == 1 and "FAIL" in bad.output and "oslo" in bad.output.lower()
+    report = json.loads((tmp_path / "a.json").read_text())
+    q = report["pairs"][0]["checks"]["queries"]
+    assert q["max_jaccard"] == 1.0 and q["closest_jaccard"][0]["seen"] == "What is the weather in Oslo today?"
+    # tools compared too by default: the same tool on both sides fails
+    assert runner.invoke(_app(), ["audit", train, clean, "--no-semantic"]).exit_code == 1
+
+
+def test_audit_embeddings_find_paraphrases():
+    r = compare(["In Lisbon, please find bakeries."], ["Find bakeries in Lisbon please.", "Book a flight to Rome."],
+                minhash=MinHashConfig(), semantic=SemanticConfig())
+    assert r["max_jaccard"] < 0.5  # no shared word 3-gram...
+    assert r["max_cosine"] > 0.95  # ...but the same meaning
+    assert r["closest_cosine"][0]["seen"] == "Find bakeries in Lisbon please."
+
+
+def test_audit_cli_on_a_run(split_run):
+    res = CliRunner().invoke(_app(), ["audit", "--run-dir", str(split_run), "--no-semantic", "--top", "1"])
+    assert res.exit_code == 0, res.output
+    assert len(re.findall(r"\bpass\b", res.output)) == 7  # 4 query checks + 3 unseen-tool checks
+    spec = f"{split_run / 'split' / 'dataset'}:select/train"
+    res = CliRunner().invoke(_app(), ["audit", spec, spec, "--no-semantic"])
+    assert res.exit_code == 1  # a split against itself leaks everything

@@ -1,0 +1,165 @@
+"""The split stage: leak-free seen/unseen split by family cluster, scenario examples, datasets, card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+
+import pytest
+import yaml
+
+from tooldojo.dataset import load_dataset_dir, run_split
+from tooldojo.dataset.config import SplitConfig
+from tooldojo.dataset.schema import features, row_to_example
+from tooldojo.dataset.split import assign
+from tooldojo.errors import DataError
+from tooldojo.records import GENERATE_RESPONSE, SCENARIOS, QueryRecord, ToolRecord, gold_for, read_jsonl
+from tooldojo.runs import read_manifest
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _all_rows(run):
+    rows = []
+    for config in ("select", "eval"):
+        for split, ds in load_dataset_dir(run, config).items():
+            rows += [dict(r, _split=split) for r in ds]
+    return rows
+
+
+def test_split_keeps_families_clusters_and_queries_apart(split_run):
+    tools = _jsonl(split_run / "split" / "tools.jsonl")
+    queries = _jsonl(split_run / "split" / "queries.jsonl")
+    side = {t["family_id"]: t["split"] for t in tools}
+    assert set(side.values()) == {"seen", "unseen"}
+    by_cluster = defaultdict(set)
+    for t in tools:
+        by_cluster[t["cluster_id"]].add(t["split"])
+    assert all(len(s) == 1 for s in by_cluster.values())
+    for q in queries:  # queries follow their tools
+        assert q["split"].startswith("unseen_tool") == (side[q["family_id"]] == "unseen")
+        if q["style"] == "casual":  # held-out style: never trained on
+            assert q["split"] != "train"
+    # clusters from dedup: every family of a cluster on one side
+    for c in _jsonl(split_run / "dedup" / "clusters.jsonl"):
+        assert len({side[f] for f in c["families"]}) == 1
+        for g in c["query_groups"]:  # close queries stay together
+            assert len({q["split"] for q in queries if q["query_id"] in g}) == 1
+
+
+def test_examples_follow_the_scenario_rules(split_run):
+    tools = read_jsonl(split_run / "dedup" / "tools.jsonl", ToolRecord)
+    queries = {q.query_id: q for q in read_jsonl(split_run / "dedup" / "queries.jsonl", QueryRecord)}
+    assign_ = json.loads((split_run / "split" / "assignments.json").read_text())
+    fam_of = {t.name: t.family_id for t in tools}
+    roles = defaultdict(dict)
+    for t in tools:
+        roles[t.family_id][t.role] = t.name
+    rows = _all_rows(split_run)
+    seen_kinds = defaultdict(set)
+    distractors = defaultdict(dict)
+    for r in rows:
+        ex = row_to_example(r)
+        assert r["_split"] == ex.scenario
+        fam_side = assign_["families"][ex.family_id]
+        names = [t["name"] for t in ex.tools]
+        tool_entries = json.loads(r["tools"])
+        assert tool_entries[-1]["function"]["name"] == GENERATE_RESPONSE
+        others = [n for n in names if fam_of[n] != ex.family_id]
+        for n in others:  # distractors: same side of the split, never the query's own cluster
+            assert assign_["families"][fam_of[n]] == fam_side
+            assert assign_["clusters"][fam_of[n]] != assign_["clusters"][ex.family_id]
+        gold = gold_for(queries[ex.query_id], roles[ex.family_id], names)
+        assert (ex.gold_tool, ex.gold_arguments, ex.gold_ranking) == (gold.tool, gold.arguments, gold.ranking)
+        if ex.scenario == "train":
+            assert fam_side == "seen" and ex.style != "casual"
+        if ex.scenario == "weak_to_strong":
+            assert fam_side == "unseen" and ex.kind == "weak_strong" and ex.gold_tool == ex.strong_tool
+        if ex.scenario.startswith("unseen_tool"):
+            assert fam_side == "unseen" and ex.kind != "weak_strong"
+        if ex.kind == "zero":
+            assert ex.gold_tool == GENERATE_RESPONSE
+        if ex.kind == "one":
+            assert ex.gold_tool == roles[ex.family_id][queries[ex.query_id].needs]
+        seen_kinds[ex.query_id].add(ex.kind)
+        distractors[ex.query_id][ex.kind] = sorted(others)
+    # Zero-to-One pairs share the query and the distractors
+    pairs = [q for q, k in seen_kinds.items() if {"zero", "one"} <= k]
+    assert len(pairs) == len(queries)
+    assert all(distractors[q]["zero"] == distractors[q]["one"] for q in pairs)
+    assert {r["_split"] for r in rows} == {"train", *SCENARIOS}
+
+
+def test_datasets_have_explicit_features_and_a_card(split_run):
+    ds_dir = split_run / "split" / "dataset"
+    for config in ("rank", "select", "eval"):
+        dsd = load_dataset_dir(ds_dir, config)
+        assert all(ds.features == features(config) for ds in dsd.values())
+    assert list(load_dataset_dir(ds_dir, "eval")) == list(SCENARIOS)
+    rank = load_dataset_dir(split_run, "rank")["train"][0]
+    assert "<ranking>" in rank["completion"][0]["content"]
+    card = (ds_dir / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "apache-2.0" and "text-generation" in meta["task_categories"]
+    files = {c["config_name"]: {f["split"]: f["path"] for f in c["data_files"]} for c in meta["configs"]}
+    assert files["eval"]["weak_to_strong"] == "eval/weak_to_strong.parquet"
+    sizes = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in meta["dataset_info"]}
+    assert sizes["select"]["train"] == len(load_dataset_dir(ds_dir, "select")["train"])
+    assert "Leakage audit" in card and "passed" in card and "offline" in card and "testhash" in card
+    assert (ds_dir / "domains.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    m = read_manifest(split_run / "split")
+    assert m.status == "complete" and m.stats["audit"]["passed"] is True
+    audit = json.loads((split_run / "split" / "audit.json").read_text())
+    assert [p["unseen"] for p in audit["pairs"]] == list(SCENARIOS)
+    assert set(audit["pairs"][1]["checks"]) == {"queries", "tools"}  # unseen tools are compared too
+
+
+def test_split_is_seeded_and_reproducible(split_run, tmp_path):
+    def examples(run):
+        return sorted(r["example_id"] + r["tools"] for r in _all_rows(run))
+
+    same = tmp_path / "same"
+    shutil.copytree(split_run, same)
+    run_split(SplitConfig(audit_semantic=False, unseen_family_ratio=0.3), same, seed=0, force=True)
+    assert examples(same) == examples(split_run)
+    other = tmp_path / "other"
+    shutil.copytree(split_run, other)
+    run_split(SplitConfig(audit_semantic=False, unseen_family_ratio=0.3), other, seed=1)
+    a = json.loads((split_run / "split" / "assignments.json").read_text())["families"]
+    b = json.loads((other / "split" / "assignments.json").read_text())["families"]
+    assert a != b and sorted(a) == sorted(b)
+
+
+def test_assign_keeps_clusters_and_query_groups_together():
+    def tool(fid, role):
+        return ToolRecord(tool_id=f"{fid}_{role}", family_id=fid, domain="d", role=role,
+                          function={"name": f"{fid}_{role}", "description": "x", "parameters": {"type": "object"}})
+
+    fams = [f"f{i}" for i in range(12)]
+    tools = [tool(f, r) for f in fams for r in ("weak", "strong")]
+    queries = [QueryRecord(query_id=f"{f}_q{k}", family_id=f, text=f"query {f} {k}", style="imperative",
+                           needs="weak", calls={f"{f}_weak": {}}) for f in fams for k in range(10)]
+    clusters = [{"cluster_id": "c1", "families": ["f0", "f1", "f2"], "query_groups": [["f5_q0", "f5_q1", "f5_q2"]]}]
+    clusters += [{"cluster_id": f"c{f}", "families": [f], "query_groups": []} for f in fams[3:]]
+    cfg = SplitConfig(unseen_family_ratio=0.25, unseen_query_ratio=0.3)
+    for seed in range(20):
+        a = assign(tools, queries, clusters, cfg, seed)
+        assert len({a.family_side[f] for f in ("f0", "f1", "f2")}) == 1
+        assert sum(s == "unseen" for s in a.family_side.values()) <= 3
+        if a.family_side["f5"] == "seen":
+            assert len({a.query_split[f"f5_q{k}"] for k in range(3)}) == 1
+
+
+def test_split_needs_dedup(tmp_path):
+    with pytest.raises(DataError, match="tooldojo dedup"):
+        run_split(SplitConfig(), tmp_path)
+
+
+def test_load_dataset_dir_errors(split_run, tmp_path):
+    with pytest.raises(DataError, match="unknown config"):
+        load_dataset_dir(split_run, "nope")
+    with pytest.raises(DataError, match="no 'eval' config"):
+        load_dataset_dir(tmp_path, "eval")

@@ -1,0 +1,146 @@
+"""Scenario datasets on disk (Parquet) and back: a folder with one subfolder per config, or a Hub repo.
+
+Layout (see :mod:`tooldojo.dataset.schema`)::
+
+    dataset/rank/train.parquet  dataset/select/train.parquet  dataset/eval/<scenario>.parquet  dataset/README.md
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tooldojo.errors import DataError
+from tooldojo.records import SCENARIOS, Example
+
+
+def rows_for(examples: Iterable[Example], config: str, call_format: str = "json") -> list[dict[str, Any]]:
+    from tooldojo.dataset.schema import example_to_row
+
+    return [example_to_row(e, config, call_format) for e in examples]  # type: ignore[arg-type]
+
+
+def _dataset(rows: list[dict[str, Any]], feats: Any):
+    """A ``Dataset`` with explicit features (an empty one too), columns in the features' order."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats)
+
+
+def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json") -> dict[str, Any]:
+    """``{"rank": DatasetDict(train), "select": DatasetDict(train), "eval": DatasetDict(<scenario>...)}``
+    with the explicit features of :func:`tooldojo.dataset.schema.features`."""
+    from datasets import DatasetDict
+
+    from tooldojo.dataset.schema import features
+
+    out = {}
+    for config in ("rank", "select"):
+        out[config] = DatasetDict({"train": _dataset(rows_for(examples.get("train", []), config, call_format),
+                                                     features(config))})
+    out["eval"] = DatasetDict({s: _dataset(rows_for(examples.get(s, []), "eval", call_format), features("eval"))
+                               for s in SCENARIOS})
+    return out
+
+
+def save_dataset_dicts(dicts: dict[str, Any], folder: str | Path) -> dict[str, dict[str, str]]:
+    """Write each config's splits as ``<folder>/<config>/<split>.parquet`` (atomically); returns the
+    relative paths, ``{config: {split: path}}``."""
+    import datasets
+
+    from tooldojo.runs import atomic_path
+
+    folder = Path(folder)
+    files: dict[str, dict[str, str]] = {}
+    quiet = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        for config, dsd in dicts.items():
+            for split, ds in dsd.items():
+                rel = f"{config}/{split}.parquet"
+                with atomic_path(folder / rel) as tmp:
+                    ds.to_parquet(str(tmp))
+                files.setdefault(config, {})[split] = rel
+    finally:
+        if quiet:
+            datasets.enable_progress_bars()
+    return files
+
+
+def _is_hub_id(source: str) -> bool:
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not Path(source).exists() and not source.startswith((".", "/"))
+
+
+def load_dataset_dir(path: str | Path, config: str):
+    """One config of a scenario dataset as a ``DatasetDict``, from a local folder (``split/dataset`` or a
+    run folder) or a Hub dataset repo id (``user/name``, read with ``datasets.load_dataset``)."""
+    import pyarrow.parquet as pq
+    from datasets import Dataset, DatasetDict, DatasetInfo
+
+    from tooldojo.dataset.schema import CONFIGS, features
+
+    if config not in CONFIGS:
+        raise DataError(f"unknown config {config!r}", field="config", fix=f"use one of {', '.join(CONFIGS)}")
+    source = str(path)
+    if _is_hub_id(source):
+        from datasets import load_dataset
+
+        try:
+            return load_dataset(source, config)
+        except Exception as err:  # network, auth, missing repo: one line
+            raise DataError(f"cannot load {config!r} from the Hub: {str(err).splitlines()[0]}", field=source,
+                            fix="check the repo id, your network and HF_TOKEN, or pass a local folder") from None
+    root = Path(source)
+    for candidate in (root, root / "dataset", root / "split" / "dataset"):
+        if (candidate / config).is_dir():
+            root = candidate
+            break
+    else:
+        raise DataError(f"no {config!r} config here", field=str(path),
+                        fix="pass a dataset folder written by `tooldojo split` (run_dir/split/dataset) or a Hub id")
+    feats = features(config)
+    out = {}
+    files = sorted((root / config).glob("*.parquet"))
+    order = {s: i for i, s in enumerate(("train", *SCENARIOS))}
+    for f in sorted(files, key=lambda p: (order.get(p.stem, 99), p.stem)):
+        table = pq.read_table(f)
+        out[f.stem] = Dataset(table, info=DatasetInfo(features=feats)) if table.num_rows else _dataset([], feats)
+    return DatasetDict(out)
+
+
+def read_texts(source: str | Path, column: str = "query") -> list[str]:
+    """Every value of a text column in a Parquet/JSONL file, a dataset folder (all its Parquet files) or a
+    Hub dataset (all configs)."""
+    import pyarrow.parquet as pq
+
+    src = str(source)
+    path = Path(src)
+    texts: list[str] = []
+    if path.is_file() and path.suffix in (".jsonl", ".json"):
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    row = json.loads(line)
+                    if column not in row:
+                        raise DataError(f"line {n} has no {column!r}", field=f"{path}:{n}", fix="pass --column")
+                    texts.append(str(row[column]))
+        return texts
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet")) if path.is_dir() else []
+    if files:
+        for f in files:
+            table = pq.read_table(f)
+            if column not in table.column_names:
+                raise DataError(f"no column {column!r}", field=str(f), fix=f"pass --column (has {table.column_names})")
+            texts += [str(x) for x in table.column(column).to_pylist()]
+        return texts
+    if _is_hub_id(src):
+        from tooldojo.dataset.schema import CONFIGS
+
+        for config in CONFIGS:
+            for ds in load_dataset_dir(src, config).values():
+                texts += [str(x) for x in ds[column]]
+        return texts
+    raise DataError("not a file, dataset folder or Hub id", field=src, fix="pass a .parquet/.jsonl file or a folder")

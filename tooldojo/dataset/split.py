@@ -1,0 +1,124 @@
+"""The seen/unseen split: by tool family cluster, never by row.
+
+1. **Families.** The dedup stage's clusters (families linked by near-duplicate or close tools or queries)
+   are shuffled with the seed and assigned whole to the *unseen* side until ``unseen_family_ratio`` of the
+   families is reached; a cluster that would overshoot is skipped, so no cluster is ever cut in two.
+2. **Queries of unseen families** are all evaluation: held-out styles (``unseen_styles``) go to
+   ``unseen_tool_unseen_query``, the others to ``unseen_tool_seen_query`` (their ``weak_strong`` examples
+   make the ``weak_to_strong`` split).
+3. **Queries of seen families**: held-out styles, and ``unseen_query_ratio`` of the rest, go to
+   ``seen_tool_unseen_query``; the remainder is ``train``. The unit held out is a *query group* (queries the
+   dedup stage found close), so close queries never straddle train and evaluation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tooldojo.records import SCENARIOS, QueryRecord, ToolRecord
+
+TRAIN = "train"
+
+
+@dataclass
+class Assignment:
+    """Where every family and query went."""
+
+    family_side: dict[str, str] = field(default_factory=dict)
+    """family_id -> ``seen`` or ``unseen``."""
+    family_cluster: dict[str, str] = field(default_factory=dict)
+    query_split: dict[str, str] = field(default_factory=dict)
+    """query_id -> ``train`` or one of ``seen_tool_unseen_query``, ``unseen_tool_seen_query``,
+    ``unseen_tool_unseen_query`` (``weak_to_strong`` is made of examples, not queries)."""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[dict[str, Any]], cfg: Any,
+           seed: int) -> Assignment:
+    """Assign families (by cluster) and queries (by query group) to the sides of the split."""
+    fam_order: list[str] = []
+    for t in tools:
+        if t.family_id not in fam_order:
+            fam_order.append(t.family_id)
+    out = Assignment()
+    groups: list[list[str]] = []
+    qgroups: list[list[str]] = []
+    for c in clusters:
+        fams = [f for f in c.get("families", []) if f in fam_order and f not in out.family_cluster]
+        if fams:
+            groups.append(fams)
+            for f in fams:
+                out.family_cluster[f] = c.get("cluster_id", f)
+        qgroups += c.get("query_groups", [])
+    for f in fam_order:  # families the clusters file does not mention: one cluster each
+        if f not in out.family_cluster:
+            out.family_cluster[f] = f"solo:{f}"
+            groups.append([f])
+
+    rng = random.Random(f"split:{seed}")
+    order = sorted(range(len(groups)), key=lambda i: groups[i][0])
+    rng.shuffle(order)
+    n = len(fam_order)
+    target = round(cfg.unseen_family_ratio * n)
+    if cfg.unseen_family_ratio > 0 and target == 0 and n >= 2:
+        target = 1
+    target = min(target, n - 1)
+    unseen = 0
+    for i in order:
+        g = groups[i]
+        side = "unseen" if unseen + len(g) <= target else "seen"
+        unseen += len(g) if side == "unseen" else 0
+        for f in g:
+            out.family_side[f] = side
+
+    held_styles = set(cfg.unseen_styles)
+    group_of: dict[str, int] = {}
+    for gi, g in enumerate(qgroups):
+        for qid in g:
+            group_of[qid] = gi
+    by_family: dict[str, list[list[QueryRecord]]] = defaultdict(list)
+    unit_index: dict[tuple[str, int], list[QueryRecord]] = {}
+    for q in queries:
+        if out.family_side.get(q.family_id) == "unseen":
+            out.query_split[q.query_id] = ("unseen_tool_unseen_query" if q.style in held_styles
+                                           else "unseen_tool_seen_query")
+            continue
+        key = (q.family_id, group_of.get(q.query_id, -1 - len(unit_index)))
+        if key not in unit_index:
+            unit_index[key] = []
+            by_family[q.family_id].append(unit_index[key])
+        unit_index[key].append(q)
+    for fid in sorted(by_family):
+        units = by_family[fid]
+        forced = [u for u in units if any(q.style in held_styles for q in u)]
+        free = [u for u in units if not any(q.style in held_styles for q in u)]
+        frng = random.Random(f"queries:{seed}:{fid}")
+        frng.shuffle(free)
+        n_free = sum(len(u) for u in free)
+        want = round(cfg.unseen_query_ratio * n_free)
+        held = 0
+        for u in free:
+            hold = held + len(u) <= want and held < want
+            held += len(u) if hold else 0
+            for q in u:
+                out.query_split[q.query_id] = "seen_tool_unseen_query" if hold else TRAIN
+        for u in forced:
+            for q in u:
+                out.query_split[q.query_id] = "seen_tool_unseen_query"
+
+    sides = list(out.family_side.values())
+    counts = defaultdict(int)
+    for s in out.query_split.values():
+        counts[s] += 1
+    out.stats = {
+        "families": {"seen": sides.count("seen"), "unseen": sides.count("unseen"),
+                     "unseen_ratio": round(sides.count("unseen") / max(1, len(sides)), 4),
+                     "target_unseen": target},
+        "clusters": {"total": len(groups),
+                     "unseen": len({out.family_cluster[f] for f, s in out.family_side.items() if s == "unseen"})},
+        "queries": {k: counts.get(k, 0) for k in (TRAIN, *SCENARIOS[:3])},
+    }
+    return out

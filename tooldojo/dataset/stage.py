@@ -1,0 +1,153 @@
+"""The split stage: ``run_dir/dedup`` -> ``run_dir/split`` (assignments, audit, scenario datasets, card)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tooldojo.dataset.config import SplitConfig
+from tooldojo.errors import DataError
+from tooldojo.records import QueryRecord, ToolRecord, read_jsonl
+from tooldojo.runs import (
+    Manifest,
+    StageRun,
+    read_manifest,
+    upstream_fingerprint,
+    write_json,
+    write_jsonl,
+    write_text,
+)
+
+
+def _log(msg: str, style: str = "dim") -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[{style}]split:[/{style}] {msg}")
+
+
+def _dedup_config(dedup_dir: Path):
+    import yaml
+
+    from tooldojo.dedup.config import DedupConfig
+
+    path = dedup_dir / "config.yaml"
+    if path.exists():
+        try:
+            return DedupConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        except Exception:  # an older or foreign config: the audit then uses the defaults
+            pass
+    return DedupConfig()
+
+
+def _read_clusters(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise DataError(f"line {n}: {err}", field=str(path), fix="rerun `tooldojo dedup --force`") from None
+    return out
+
+
+def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool = False) -> Manifest:
+    """Split ``run_dir/dedup`` by family cluster into ``run_dir/split``: assignments, scenario datasets
+    (``split/dataset``), leakage audit (``audit.json``, also in the manifest) and the dataset card."""
+    from tooldojo.dataset.audit import audit_dataset, summary_lines
+    from tooldojo.dataset.card import CardInfo, plot_domains, provenance_summary, render_card, statistics
+    from tooldojo.dataset.examples import build_examples
+    from tooldojo.dataset.io import build_dataset_dicts, save_dataset_dicts
+    from tooldojo.dataset.split import assign
+
+    run_dir = Path(run_dir)
+    seed = config.seed if config.seed is not None else seed
+    dedup_dir = run_dir / "dedup"
+    st = StageRun(run_dir / "split", "split", config,
+                  inputs={"dedup": upstream_fingerprint(dedup_dir, needed_by="split"), "seed": str(seed)})
+    if not force and st.up_to_date():
+        return read_manifest(st.dir)  # type: ignore[return-value]
+    with st:
+        tools = read_jsonl(dedup_dir / "tools.jsonl", ToolRecord)
+        queries = read_jsonl(dedup_dir / "queries.jsonl", QueryRecord)
+        if not tools or not queries:
+            raise DataError("no tools or no queries left after dedup", field=str(dedup_dir),
+                            fix="check dedup/report.md; lower the dedup thresholds or synthesize more data")
+        clusters = _read_clusters(dedup_dir / "clusters.jsonl")
+        a = assign(tools, queries, clusters, config, seed)
+        if a.stats["families"]["unseen"] == 0 and config.unseen_family_ratio > 0:
+            _log("no family could be held out (one cluster holds them all?): unseen scenarios are empty",
+                 "yellow")
+        examples, ex_stats = build_examples(tools, queries, a, config, seed)
+        if not examples.get("train"):
+            raise DataError("the split left no training examples", field="split.unseen_family_ratio",
+                            fix="lower split.unseen_family_ratio / unseen_query_ratio, or synthesize more families")
+        dicts = build_dataset_dicts(examples, config.call_format)
+
+        dcfg = _dedup_config(dedup_dir)
+        _log("leakage audit (train vs every scenario)")
+        audit = audit_dataset(dicts, minhash=dcfg.minhash,
+                              semantic=dcfg.semantic if config.audit_semantic else None,
+                              max_jaccard=config.audit_max_jaccard, max_cosine=config.audit_max_cosine)
+        for line in summary_lines(audit):
+            _log(line, "dim" if "pass" in line else "red")
+
+        # the dataset folder is built beside the final one and swapped in whole
+        tmp = st.dir / ".dataset.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        files = save_dataset_dicts(dicts, tmp)
+        sizes = {c: {s: {"num_examples": len(dicts[c][s]), "num_bytes": (tmp / p).stat().st_size}
+                     for s, p in splits.items()} for c, splits in files.items()}
+        stats = statistics(examples, tools, a.family_side)
+        plot_domains(stats["domains"], tmp / "domains.png")
+        prov = provenance_summary(tools)
+        dedup_m = read_manifest(dedup_dir)
+        info = CardInfo(pretty_name=config.pretty_name, license=config.license, **prov,
+                        dedup={"settings": dcfg.model_dump(mode="json"), "stats": dedup_m.stats if dedup_m else {}},
+                        split={"settings": config.model_dump(mode="json"), **a.stats}, audit=audit, seed=seed)
+        write_text(tmp / "README.md", render_card(info, stats, sizes, files))
+        final = st.dir / "dataset"
+        old = st.dir / ".dataset.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+
+        write_json(st.dir / "card_info.json", {"info": info.__dict__, "stats": stats, "sizes": sizes,
+                                               "files": files})
+        st.record_output("card_info", None, "card_info.json")
+        side = a.family_side
+        st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", [
+            {**t.model_dump(mode="json"), "split": side[t.family_id], "cluster_id": a.family_cluster[t.family_id]}
+            for t in tools]), "tools.jsonl")
+        st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", [
+            {**q.model_dump(mode="json"), "split": a.query_split[q.query_id],
+             "family_split": side[q.family_id], "cluster_id": a.family_cluster[q.family_id]}
+            for q in queries]), "queries.jsonl")
+        write_json(st.dir / "assignments.json", {"families": side, "clusters": a.family_cluster,
+                                                 "queries": a.query_split})
+        st.record_output("assignments", None, "assignments.json")
+        write_json(st.dir / "audit.json", audit)
+        st.record_output("audit", None, "audit.json")
+        st.record_output("dataset", sum(len(ds) for d in dicts.values() for ds in d.values()), "dataset")
+        for split, exs in examples.items():
+            st.counts[f"examples_{split}"] = len(exs)
+        st.stats.update({"seed": seed, "split": a.stats, "examples": ex_stats, "statistics": stats,
+                         "dataset_files": files, "sizes": sizes,
+                         "audit": {"passed": audit["passed"], "thresholds": audit["thresholds"],
+                                   "methods": audit["methods"], "summary": summary_lines(audit),
+                                   "pairs": audit["pairs"]}})
+        if not audit["passed"]:
+            msg = "leakage audit FAILED: see split/audit.json"
+            if config.fail_on_leak:
+                raise DataError(msg, field="split.audit_max_jaccard/audit_max_cosine",
+                                fix="raise the dedup link thresholds' reach (lower dedup.*.link_threshold) or "
+                                    "set split.fail_on_leak=false to keep the split")
+            _log(msg, "yellow")
+    _log(f"{st.dir / 'dataset'}: " + ", ".join(f"{k} {v}" for k, v in st.counts.items()))
+    return st.manifest
