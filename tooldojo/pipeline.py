@@ -120,7 +120,12 @@ def render_report(cfg: PipelineConfig, results: list[StageResult]) -> str:
         lines.append(f"| {r.stage} | {'ran' if r.ran else 'skipped (up to date)'} | {stage_seconds:.1f} | {counts} |")
     compare = cfg.run_dir / "eval" / "compare" / "compare.md"
     if compare.exists():
-        lines += ["", "## Evaluation: base vs trained", "", compare.read_text(encoding="utf-8").strip()]
+        lines += ["", "## Evaluation: base vs trained", ""]
+        for line in compare.read_text(encoding="utf-8").strip().splitlines():
+            if line.startswith("# "):  # compare.md's own title
+                continue
+            line = "#" + line if line.startswith("#") else line  # one level deeper
+            lines.append(line.replace("](compare.png)", "](eval/compare/compare.png)"))
     lines += ["", "Stage folders hold each stage's outputs, `manifest.json` and `config.yaml`.", ""]
     return "\n".join(lines)
 
