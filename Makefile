@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install  ## whole pipeline, embedded default: offline teacher, Gemma-3-270M base, CPU
-	$(BIN)/tooldojo pipeline --run-dir runs/demo
+	$(BIN)/tooldojo pipeline --preset demo --run-dir runs/demo
 
 quick: install  ## the same with a tiny model and minimal budgets (~2 min)
 	$(BIN)/tooldojo pipeline --quick --run-dir runs/quick

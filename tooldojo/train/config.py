@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Phase = Literal["stage1", "stage2", "rl"]
+PHASES: tuple[Phase, ...] = ("stage1", "stage2", "rl")
 
 
 class LoraConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
+    """LoRA adapters; ``false`` = full fine-tune (every weight trained, full-size outputs)."""
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -25,12 +29,15 @@ class SFTStageConfig(BaseModel):
     enabled: bool = True
     epochs: float = Field(1.0, gt=0)
     max_steps: int = -1
+    """Optimizer steps; ``-1`` = ``epochs`` passes over the data."""
     learning_rate: float = Field(2e-4, gt=0)
     batch_size: int = Field(4, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=64)
+    """Longest prompt + completion in tokens; longer rows are left out (counted in the manifest), never cut."""
     packing: bool = False
-    max_examples: int | None = None
+    max_examples: int | None = Field(None, ge=1)
+    """Train on at most this many rows (a seeded sample)."""
 
 
 class RLConfig(BaseModel):
@@ -43,10 +50,14 @@ class RLConfig(BaseModel):
     """Start from the base model (Tool-Zero) or from the stage-2 SFT checkpoint."""
     max_steps: int = Field(50, ge=1)
     num_generations: int = Field(4, ge=2)
+    """Rollouts per prompt (the GRPO group)."""
     temperature: float = Field(0.8, gt=0)
     learning_rate: float = Field(5e-6, gt=0)
     batch_size: int = Field(4, ge=1)
+    """Completions per optimizer step (TRL's meaning): ``batch_size / num_generations`` prompts per step.
+    Must be a multiple of ``num_generations``."""
     max_prompt_length: int = Field(2048, ge=64)
+    """Longest prompt in tokens; longer prompts are left out (counted in the manifest), never cut."""
     max_completion_length: int = Field(256, ge=8)
     beta: float = Field(0.0, ge=0)
     """KL coefficient (Tool-Zero removes the KL term: 0)."""
@@ -55,7 +66,18 @@ class RLConfig(BaseModel):
     """Steepness of the exploratory->exploitative sigmoid."""
     midpoint: float = Field(25, ge=0)
     """Switch point: a step count, or a fraction of ``max_steps`` when < 1."""
-    max_examples: int | None = None
+    max_examples: int | None = Field(None, ge=1)
+    log_samples: int = Field(2, ge=0)
+    """Sampled completions written to ``rl/samples.jsonl`` per step."""
+    fast_inference: bool | None = None
+    """Unsloth backend only: generate rollouts with vLLM (``None`` = when vLLM is installed)."""
+
+    @model_validator(mode="after")
+    def _group_fits(self) -> RLConfig:
+        if self.batch_size % self.num_generations:
+            raise ValueError(f"rl.batch_size ({self.batch_size}) must be a multiple of rl.num_generations "
+                             f"({self.num_generations}): it counts completions, num_generations per prompt")
+        return self
 
 
 class TrainConfig(BaseModel):
@@ -67,9 +89,24 @@ class TrainConfig(BaseModel):
     """A Hub id or local folder; ``None`` = Gemma-3-270M base from the offline package; ``tiny`` = a
     2-layer Gemma-3 with the real tokenizer (tests and ``--quick``)."""
     backend: Literal["auto", "unsloth", "hf"] = "auto"
+    """``auto`` = Unsloth when CUDA is available and ``unsloth`` imports, else transformers + PEFT + TRL."""
     call_format: Literal["json", "python"] = "json"
     lora: LoraConfig = Field(default_factory=LoraConfig)
     stage1: SFTStageConfig = Field(default_factory=SFTStageConfig)
     stage2: SFTStageConfig = Field(default_factory=SFTStageConfig)
     rl: RLConfig = Field(default_factory=RLConfig)
     seed: int | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights' dtype; ``auto`` = bfloat16 (float16 on older GPUs) on CUDA; on CPU float32, with bfloat16
+    autocast where the CPU computes bfloat16 natively (AVX512-BF16/AMX). ``float32`` = no autocast."""
+    gradient_checkpointing: bool | None = None
+    """Recompute activations in the backward pass; ``None`` = on with CUDA, off on CPU."""
+    save_steps: int = Field(25, ge=1)
+    """Checkpoint every this many optimizer steps (and on Ctrl-C); a rerun resumes from the last one."""
+    max_memory_gib: float | None = Field(None, gt=0)
+    """GPU memory to plan for; ``None`` = what the GPU found has."""
+    check_memory: bool = True
+    """Refuse a config whose memory estimate does not fit the GPU (on CPU: warn only)."""
+
+    def phase_enabled(self, phase: Phase) -> bool:
+        return getattr(self, phase).enabled

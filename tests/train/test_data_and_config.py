@@ -1,0 +1,87 @@
+"""Training data preparation (loss mask, budgets, call formats) and the phase plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from tooldojo.config import load_config
+from tooldojo.errors import ConfigError, DataError
+from tooldojo.train import TrainConfig
+from tooldojo.train import data as D
+from tooldojo.train.runner import plan
+
+
+def test_sft_rows_mask_exactly_the_completion(split_run, gemma_tokenizer):
+    raw = D.load_split(split_run / "split" / "dataset", "select")
+    prep = D.prepare_sft(raw, gemma_tokenizer, task="select", call_format="json", max_length=4096,
+                         max_examples=None, seed=0)
+    assert prep.rows_in == prep.rows_used == 8 and prep.too_long == 0
+    targets = {r["completion"][0]["content"] for r in raw}
+    for row in prep.dataset:
+        ids, mask = row["input_ids"], row["completion_mask"]
+        assert len(ids) == len(mask) and mask[0] == 0 and mask[-1] == 1
+        start = mask.index(1)
+        assert all(mask[start:])  # one contiguous completion at the end
+        text = gemma_tokenizer.decode(ids[start:])
+        assert any(text.startswith(t + gemma_tokenizer.eos_token) for t in targets)
+        assert gemma_tokenizer.decode(ids[:start]).endswith("### Assistant\n")
+        assert ids.count(gemma_tokenizer.bos_token_id) == 1
+    assert prep.completion_tokens < prep.max_tokens
+
+
+def test_budgets_drop_rows_never_cut_them(split_run, gemma_tokenizer):
+    raw = D.load_split(split_run / "split" / "dataset", "rank")
+    full = D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=4096,
+                         max_examples=None, seed=0)
+    limit = sorted(len(r["input_ids"]) for r in full.dataset)[3]
+    cut = D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=limit,
+                        max_examples=None, seed=0)
+    assert cut.rows_used + cut.too_long == 8 and cut.too_long >= 1
+    assert max(len(r["input_ids"]) for r in cut.dataset) <= limit
+    assert D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=4096, max_examples=3,
+                         seed=0).rows_used == 3
+    with pytest.raises(DataError, match=r"train\.stage1\.max_length"):
+        D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=64, max_examples=None,
+                      seed=0)
+
+
+def test_call_format_is_applied_to_select_rows(split_run, gemma_tokenizer):
+    raw = D.load_split(split_run / "split" / "dataset", "select")
+    prep = D.prepare_sft(raw, gemma_tokenizer, task="select", call_format="python", max_length=4096,
+                         max_examples=None, seed=0)
+    texts = [gemma_tokenizer.decode(r["input_ids"]) for r in prep.dataset]
+    assert all("<answer>" in t and "<tool_call>" not in t.split("### Assistant")[-1] for t in texts)
+
+
+def test_rl_prompts_are_rendered_with_their_tools(split_run, gemma_tokenizer):
+    raw = D.load_split(split_run / "split" / "dataset", "select")
+    prep = D.prepare_rl(raw, gemma_tokenizer, call_format="json", max_prompt_length=2048, max_examples=None, seed=0)
+    row = next(r for r in prep.dataset if r["kind"] == "zero")
+    assert row["prompt"].endswith("### Assistant\n") and '"name": "get_weather"' in row["prompt"]
+    assert '"map_search"' not in row["prompt"] and row["gold_tool"] == "generate_response"
+    ids = gemma_tokenizer(row["prompt"])["input_ids"]  # how TRL tokenizes text prompts: one BOS, not two
+    assert ids.count(gemma_tokenizer.bos_token_id) == 1
+    assert {"gold_arguments", "tools", "kind"} <= set(prep.dataset.column_names)
+    with pytest.raises(DataError, match="max_prompt_length"):
+        D.prepare_rl(raw, gemma_tokenizer, call_format="json", max_prompt_length=64, max_examples=None, seed=0)
+
+
+def test_phase_plan_and_ablation():
+    assert [(p.phase, p.start) for p in plan(TrainConfig())] == [("stage1", "base"), ("stage2", "stage1"),
+                                                                  ("rl", "stage2")]
+    no_stage1 = TrainConfig.model_validate({"stage1": {"enabled": False}})
+    assert [(p.phase, p.start) for p in plan(no_stage1)] == [("stage2", "base"), ("rl", "stage2")]
+    zero = TrainConfig.model_validate({"stage1": {"enabled": False}, "stage2": {"enabled": False},
+                                       "rl": {"init": "base"}})
+    assert [(p.phase, p.start) for p in plan(zero)] == [("rl", "base")]
+    with pytest.raises(ConfigError, match=r"train\.rl\.init"):
+        plan(zero.model_copy(update={"rl": zero.rl.model_copy(update={"init": "sft"})}))
+    with pytest.raises(ConfigError):
+        plan(TrainConfig.model_validate({"stage1": {"enabled": False}, "stage2": {"enabled": False},
+                                         "rl": {"enabled": False}}))
+
+
+def test_rl_batch_must_hold_whole_groups():
+    with pytest.raises(ConfigError, match="num_generations"):
+        load_config(overrides=["train.rl.batch_size=6", "train.rl.num_generations=4"])
+    assert load_config(overrides=["train.rl.batch_size=8"]).train.rl.batch_size == 8

@@ -1,0 +1,177 @@
+"""Training data: the split stage's ``rank``/``select`` datasets, sampled, length-filtered and shaped for TRL.
+
+- SFT rows are TRL's conversational prompt-completion rows rendered through the chat template with the row's
+  ``tools`` and tokenized the way ``SFTTrainer`` does it (``input_ids`` + ``completion_mask``: loss on the
+  completion only).
+- RL rows carry the prompt already rendered by the chat template with the row's tools (``GRPOTrainer``
+  renders only trainer-wide tools), and the gold columns the rewards read.
+
+Rows longer than the budget are left out and counted, never cut: a cut prompt loses tools, a cut completion
+loses the call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tooldojo.errors import DataError
+from tooldojo.prompting import SELECT_INSTRUCTIONS, build_completion, build_prompt
+
+RL_COLUMNS = ["prompt", "tools", "gold_tool", "gold_arguments", "kind", "example_id"]
+
+
+@dataclass
+class PreparedData:
+    """A dataset ready for a trainer, and what preparing it did."""
+
+    dataset: Any
+    rows_in: int
+    rows_used: int
+    too_long: int
+    max_tokens: int
+    """Longest kept row (SFT: prompt + completion; RL: prompt) in tokens."""
+    mean_tokens: float
+    completion_tokens: int = 0
+    """SFT: the longest completion in tokens."""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"rows_in": self.rows_in, "rows_used": self.rows_used, "too_long": self.too_long,
+                "max_tokens": self.max_tokens, "mean_tokens": round(self.mean_tokens, 1)}
+
+
+def load_split(dataset_dir: Path, config: str) -> Any:
+    """The ``train`` split of ``config`` (``rank`` or ``select``) of a scenario dataset folder."""
+    dataset_dir = Path(dataset_dir)
+    try:  # the split stage's loader, when present
+        from tooldojo.dataset import load_dataset_dir
+    except ImportError:
+        load_dataset_dir = None
+    if load_dataset_dir is not None:
+        dd = load_dataset_dir(dataset_dir, config)
+        return dd["train"] if hasattr(dd, "keys") else dd
+    from datasets import Dataset
+
+    from tooldojo.dataset.schema import features
+
+    path = dataset_dir / config / "train.parquet"
+    if not path.exists():
+        raise DataError(f"no {config} training split ({config}/train.parquet)", field=str(dataset_dir),
+                        fix="run `tooldojo split` first (it writes the scenario dataset)")
+    return Dataset.from_parquet(str(path), features=features(config), keep_in_memory=True)
+
+
+def sample(ds: Any, max_examples: int | None, seed: int) -> Any:
+    """At most ``max_examples`` rows, a seeded shuffle of the dataset (all rows, shuffled, when ``None``)."""
+    ds = ds.shuffle(seed=seed)
+    if max_examples is not None and len(ds) > max_examples:
+        ds = ds.select(range(max_examples))
+    return ds
+
+
+def _with_call_format(row: dict[str, Any], call_format: str) -> dict[str, Any]:
+    """Rebuild a ``select`` row's prompt and completion in ``call_format`` when the dataset used the other one."""
+    system = row["prompt"][0]["content"] if row["prompt"] and row["prompt"][0]["role"] == "system" else None
+    if system == SELECT_INSTRUCTIONS[call_format]:
+        return row
+    from tooldojo.dataset.schema import row_to_example
+
+    example = row_to_example(row)
+    row = dict(row)
+    row["prompt"] = build_prompt(example.query, "select", call_format)  # type: ignore[arg-type]
+    row["completion"] = [{"role": "assistant",
+                          "content": build_completion(example, "select", call_format)}]  # type: ignore[arg-type]
+    return row
+
+
+def _tools(row: dict[str, Any]) -> list[dict[str, Any]] | None:
+    tools = row.get("tools")
+    return json.loads(tools) if isinstance(tools, str) else tools
+
+
+def _ids(tokenizer: Any, messages: list[dict[str, str]], tools: Any, *, generation_prompt: bool) -> list[int]:
+    out = tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=True,
+                                        add_generation_prompt=generation_prompt, return_dict=True)
+    return list(out["input_ids"])
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_length: int,
+                max_examples: int | None, seed: int) -> PreparedData:
+    """Tokenized SFT rows of at most ``max_length`` tokens: ``input_ids`` (prompt + completion through the chat
+    template, with the row's tools) and ``completion_mask`` (1 on completion tokens: the loss goes there only),
+    the columns TRL's ``SFTTrainer`` takes as already processed (TRL's own tokenization hashes the tokenizer
+    for the datasets fingerprint, seconds per call for Gemma's vocabulary)."""
+    from datasets import Dataset
+
+    rows_in = len(ds)
+    ds = sample(ds, max_examples, seed)
+    kept, lengths, completion_lengths, too_long = [], [], [], 0
+    for row in ds:
+        if task == "select":
+            row = _with_call_format(row, call_format)
+        tools = _tools(row)
+        full = _ids(tokenizer, row["prompt"] + row["completion"], tools, generation_prompt=False)
+        if len(full) > max_length:
+            too_long += 1
+            continue
+        prompt_len = _common_prefix(_ids(tokenizer, row["prompt"], tools, generation_prompt=True), full)
+        kept.append({"input_ids": full, "completion_mask": [0] * prompt_len + [1] * (len(full) - prompt_len)})
+        lengths.append(len(full))
+        completion_lengths.append(len(full) - prompt_len)
+    if not kept:
+        raise DataError(f"every {task} row is longer than max_length={max_length} tokens",
+                        field=f"train.{'stage1' if task == 'rank' else 'stage2'}.max_length",
+                        fix="raise max_length (the rows' prompts hold every candidate tool's schema)")
+    return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
+                        sum(lengths) / len(lengths), completion_tokens=max(completion_lengths))
+
+
+def render_prompt(tokenizer: Any, messages: list[dict[str, str]], tools: Any) -> str:
+    """The prompt text the model continues (chat template with tools and the generation prompt), without a
+    leading BOS when the tokenizer adds one itself (TRL tokenizes text prompts with special tokens)."""
+    text = tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False, add_generation_prompt=True)
+    bos = tokenizer.bos_token
+    if bos and text.startswith(bos):
+        probe = tokenizer("x")["input_ids"]
+        if probe and probe[0] == tokenizer.bos_token_id:
+            text = text[len(bos):]
+    return text
+
+
+def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: int, max_examples: int | None,
+               seed: int) -> PreparedData:
+    """RL rows: the rendered ``prompt`` text and the gold columns, prompts of at most ``max_prompt_length``."""
+    from datasets import Dataset
+
+    rows_in = len(ds)
+    ds = sample(ds, max_examples, seed)
+    kept, lengths, too_long = [], [], 0
+    for row in ds:
+        row = _with_call_format(row, call_format)
+        tools = _tools(row)
+        text = render_prompt(tokenizer, row["prompt"], tools)
+        n = len(tokenizer(text)["input_ids"])
+        if n > max_prompt_length:
+            too_long += 1
+            continue
+        kept.append({"prompt": text, "tools": row["tools"], "gold_tool": row["gold_tool"],
+                     "gold_arguments": row["gold_arguments"] or "{}", "kind": row.get("kind") or "",
+                     "example_id": row.get("example_id") or ""})
+        lengths.append(n)
+    if not kept:
+        raise DataError(f"every RL prompt is longer than max_prompt_length={max_prompt_length} tokens",
+                        field="train.rl.max_prompt_length", fix="raise train.rl.max_prompt_length")
+    return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
+                        sum(lengths) / len(lengths))
