@@ -26,6 +26,20 @@ TINY_MODEL = "tiny"
 _MARKER = "tooldojo_model.json"
 
 
+def cuda_available() -> bool:
+    """True when torch sees a CUDA device."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def vllm_available() -> bool:
+    """True when vLLM is importable and CUDA is present (vLLM's CPU builds are not used)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None and cuda_available()
+
+
 def cache_dir() -> Path:
     """tooldojo's cache folder (``$TOOLDOJO_CACHE``, else ``$XDG_CACHE_HOME/tooldojo``, else ``~/.cache``)."""
     env = os.environ.get("TOOLDOJO_CACHE")

@@ -28,6 +28,8 @@ from tooldojo.config import PipelineConfig
 from tooldojo.runs import Manifest, read_manifest, write_text
 
 STAGES = ("synth", "dedup", "split", "train", "eval")
+_MANIFEST_DIR = {"eval": "eval/trained"}
+"""Where a stage's last manifest lives, relative to the run folder, when not in ``<run>/<stage>``."""
 
 
 @dataclass
@@ -86,7 +88,7 @@ def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] = STAGES, force
     results = []
     for i, stage in enumerate(stages, 1):
         console.rule(f"[bold]{i}/{len(stages)} {stage}")
-        before = read_manifest(cfg.run_dir / stage)
+        before = read_manifest(cfg.run_dir / _MANIFEST_DIR.get(stage, stage))
         t0 = time.perf_counter()
         manifests = _run_stage(stage, cfg, force)
         seconds = time.perf_counter() - t0

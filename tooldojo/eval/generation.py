@@ -13,13 +13,13 @@ interrupted evaluation resumes from the last chunk. Backends:
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from tooldojo.errors import ConfigError, ToolDojoError
+from tooldojo.models import vllm_available
 
 
 class EndpointError(ToolDojoError):
@@ -113,18 +113,6 @@ class FunctionGenerator:
         pass
 
 
-def cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return False
-
-
-def vllm_available() -> bool:
-    """True when vLLM is importable and CUDA is present (vLLM's CPU builds are not used)."""
-    return importlib.util.find_spec("vllm") is not None and cuda_available()
 
 
 def choose_backend(backend: str, *, endpoint: bool, adapter: bool) -> str:

@@ -26,16 +26,22 @@ def pick_device_dtype(dtype: str) -> tuple[str, Any]:
 def load_model_and_tokenizer(model: LocalModel, dtype: str = "auto") -> tuple[Any, Any, str]:
     """Load a causal LM (merging a PEFT adapter if given) and its tokenizer (left padding, chat template)."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as tlog
 
     from tooldojo.models import load_tokenizer
 
     device, torch_dtype = pick_device_dtype(dtype)
+    bars = tlog.is_progress_bar_enabled()
+    tlog.disable_progress_bar()  # the eval shows its own progress; no per-tensor "Loading weights" bar
     try:
         tok = load_tokenizer(model.tokenizer_source, padding_side="left")
         lm = AutoModelForCausalLM.from_pretrained(model.path, dtype=torch_dtype)
     except OSError as err:
         raise ConfigError(f"cannot load model: {str(err).splitlines()[0]}", field="eval.model",
                           fix="pass an existing model folder, a cached Hub id, `tiny` or `gemma-3-270m`") from None
+    finally:
+        if bars:
+            tlog.enable_progress_bar()
     if model.adapter:
         from peft import PeftModel
 

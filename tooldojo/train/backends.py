@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import ConfigError
-from tooldojo.models import ensure_chat_template
+from tooldojo.models import cuda_available, ensure_chat_template
 from tooldojo.train.config import LoraConfig, TrainConfig
 
 ADAPTER_DIR = "adapter"
@@ -52,15 +52,6 @@ class Backend:
         quant = "4-bit QLoRA" if self.load_in_4bit else ("LoRA" if self.lora else "full fine-tune")
         dtype = f"{self.dtype} + bf16 autocast" if self.autocast_bf16 else self.dtype
         return f"{self.name} on {self.device} ({dtype}, {quant}{', grad. checkpointing' if self.gradient_checkpointing else ''})"
-
-
-def cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return False
 
 
 def cpu_bf16_supported() -> bool:

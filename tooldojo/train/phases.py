@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tooldojo.models import vllm_available
 from tooldojo.train.backends import ADAPTER_DIR, MODEL_DIR, Backend, load_for_training
 from tooldojo.train.config import Phase, TrainConfig
 from tooldojo.train.data import PreparedData
@@ -222,7 +223,7 @@ def run_rl(cfg: TrainConfig, backend: Backend, base: str, init_from: Path | None
 
     rl = cfg.rl
     resume = last_checkpoint(phase_dir)
-    fast = bool(rl.fast_inference) if rl.fast_inference is not None else _vllm_available()
+    fast = bool(rl.fast_inference) if rl.fast_inference is not None else vllm_available()
     fast = fast and backend.name == "unsloth"
     model, tok = load_for_training(backend, base, init_from=init_from, lora=cfg.lora,
                                    max_seq_length=data.max_tokens + rl.max_completion_length, seed=seed,
@@ -250,9 +251,3 @@ def run_rl(cfg: TrainConfig, backend: Backend, base: str, init_from: Path | None
                        last_loss=rows[-1].get("loss") if rows else None,
                        stats={"first_reward": first, "last_reward": last,
                               "last_sigma": rows[-1].get("sigma") if rows else None, "fast_inference": fast})
-
-
-def _vllm_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("vllm") is not None
