@@ -34,6 +34,9 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override 
 RunDirOpt = Annotated[Path | None, typer.Option("--run-dir", "-r", help="Run folder (default: config's run_dir, `runs/default`).")]
 PresetOpt = Annotated[str | None, typer.Option("--preset", help="Start from a shipped preset: `demo` or `quick` (see tooldojo/presets/).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Global seed (default: config's seed, 0).")]
+ExecutorOpt = Annotated[str | None, typer.Option("--executor", help="`local` (default) or `ray` (needs `tooldojo[ray]`; see docs/scaling.md).")]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to use (`ray://head:10001`, `auto`); default: start Ray on this machine.")]
+RayWorkersOpt = Annotated[int | None, typer.Option("--ray-workers", help="Ray shards/partitions/actors (default: the cluster's CPUs).")]
 
 
 def handle_errors(fn: F) -> F:

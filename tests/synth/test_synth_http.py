@@ -147,3 +147,30 @@ def test_killed_run_resumes_without_resending_or_losing_answers(openai_stub, tmp
         assert (run_dir / "synth" / name).read_bytes() == (tmp_path / "clean" / "synth" / name).read_bytes()
     _, queries = _records(run_dir)
     assert len({q.query_id for q in queries}) == len(queries) == 2 * 3 * 4
+
+
+def test_seed_tools_from_an_import_with_a_real_teacher(openai_stub, tmp_path):
+    """``--seed-tools <import folder>`` against a server: the teacher weakens every tool and writes the
+    queries; the imported queries of each strong tool are in its ``queries`` prompt as examples."""
+    from tooldojo.formats import ImportConfig, run_import
+
+    imp = tmp_path / "imp"
+    run_import(ImportConfig(source=str(Path(__file__).parents[1] / "formats" / "data" / "bfcl"), eval_set=False), imp)
+    prompts: list[str] = []
+    responder = SynthResponder()
+
+    def capture(body):
+        if (body.get("response_format") or {}).get("json_schema", {}).get("name") == "tooldojo_queries":
+            prompts.append(body["messages"][-1]["content"])
+        return responder(body)
+
+    openai_stub.responder = capture
+    m = run_synth(_config(openai_stub, domains=None, seed_tools=str(imp), seed_tools_cap=3), tmp_path / "run",
+                  progress=False)
+    assert m.stats["seed_tools"]["picked"] == 3 and m.stats["accounting"]["weaken"]["asked"] == 3
+    tools, queries = _records(tmp_path / "run")
+    assert len(tools) == 6 and len(queries) == 3 * 4
+    assert {q.provenance.source for q in queries} == {"synth"}
+    assert all(getattr(q.provenance, "query_source", None) is None for q in queries)
+    shown = [p for p in prompts if "existing dataset" in p]
+    assert shown and any("hypotenuse" in p for p in shown)

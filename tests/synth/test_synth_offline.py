@@ -49,7 +49,7 @@ def test_offline_run_produces_valid_families_and_queries(tmp_path):
             assert call_errors(fn, args) == []
         p = q.provenance
         assert (p.template, p.teacher_model, p.seed, p.template_set) == ("queries", "offline", 3, "default")
-        assert p.template_version == "1" and len(p.prompt_hash) == 16 and p.template_set_hash
+        assert p.template_version == "2" and len(p.prompt_hash) == 16 and p.template_set_hash
     assert len({q.query_id for q in queries}) == len(queries)
     stats = m.stats
     assert stats["templates"]["name"] == "default" and stats["accounting"]["total"]["sent"] > 0
@@ -128,7 +128,15 @@ def test_seed_tools_path_weakens_imported_strong_tools(tmp_path):
     assert names[fam.weak["name"]].provenance.template == "weaken"
     assert names[fam.strong["name"]].provenance.source == "import"
     assert queries and m.stats["accounting"]["weaken"]["asked"] == 2
-    # the offline teacher weakens the unknown tool by rule but has no query patterns for it
-    assert m.stats["drops"]["queries"] == {"no_queries": 1, "request_failed": 1}
+    # the unknown tool is weakened by rule (its enum parameter dropped) and gets schema-driven queries
+    weak = names["translate_text_basic"]
+    assert "formality" not in weak.function["parameters"]["properties"]
+    mine = [q for q in queries if q.family_id == weak.family_id]
+    assert {q.needs for q in mine} == {"weak", "strong"} and "queries" not in m.stats["drops"]
+    for q in mine:
+        assert q.provenance.query_source == "schema"
+        assert ("formality" in q.calls["translate_text"]) == (q.needs == "strong")
+        assert all(call_errors(names[n].function, args) == [] for n, args in q.calls.items())
+    assert m.stats["seed_tools"]["picked"] == 2 and m.stats["seed_tools"]["rejected"] == {}
     manifest = read_manifest(tmp_path / "run" / "synth")
     assert "seed_tools" in manifest.inputs

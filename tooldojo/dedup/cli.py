@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from tooldojo.cli import ConfigOpt, RunDirOpt, SeedOpt, SetOpt, drop_none, handle_errors, load_pipeline_config
+from tooldojo.cli import (
+    ConfigOpt,
+    ExecutorOpt,
+    RayAddressOpt,
+    RayWorkersOpt,
+    RunDirOpt,
+    SeedOpt,
+    SetOpt,
+    drop_none,
+    handle_errors,
+    load_pipeline_config,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +36,9 @@ def register(app: typer.Typer) -> None:
         no_semantic: Annotated[bool, typer.Option("--no-semantic", help="Skip the embedding filter.")] = False,
         reference_index: Annotated[Path | None, typer.Option(
             help="Also remove queries that duplicate an item of this saved index (e.g. a published dataset's).")] = None,
+        executor: ExecutorOpt = None,
+        ray_address: RayAddressOpt = None,
+        ray_workers: RayWorkersOpt = None,
         force: Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")] = False,
     ) -> None:
         """Remove near-duplicate (MinHash-LSH) and semantic (embedding) duplicates from the synthesized data,
@@ -40,6 +54,8 @@ def register(app: typer.Typer) -> None:
         tooldojo dedup -r runs/demo --threshold 0.8 --no-semantic
         tooldojo dedup -r runs/new --reference-index runs/published/dedup/index/queries.pkl
         tooldojo dedup -r runs/demo --set dedup.minhash.shingle=char --set dedup.minhash.ngram=5
+        tooldojo dedup -r runs/big --executor ray                        # Ray on this machine
+        tooldojo dedup -r runs/big --executor ray --ray-address ray://head:10001
         ```
         """
         from tooldojo.dedup import run_dedup
@@ -47,7 +63,9 @@ def register(app: typer.Typer) -> None:
         extra = drop_none({"dedup": {"minhash": {"threshold": threshold, "reference_index":
                                                  str(reference_index) if reference_index else None},
                                      "semantic": {"threshold": semantic_threshold,
-                                                  "enabled": False if no_semantic else None}}})
+                                                  "enabled": False if no_semantic else None},
+                                     "executor": executor, "ray_address": ray_address,
+                                     "ray_workers": ray_workers}})
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
         m = run_dedup(cfg.dedup, cfg.run_dir, seed=cfg.seed, force=force)
         typer.echo(f"{cfg.run_dir / 'dedup'}: " + ", ".join(f"{k} {v}" for k, v in m.counts.items()))

@@ -68,7 +68,13 @@ def minhash_pairs(texts: Sequence[str], cfg: Any) -> tuple[list[Pair], np.ndarra
     else:
         bands, rows = lsh_params(cfg.num_perm, cfg.link_threshold, cfg.bands, cfg.rows)
         i, j, s = similar_pairs(sigs, bands, rows, cfg.link_threshold)
-    return [Pair(int(a), int(b), round(float(x), 4), "minhash") for a, b, x in zip(i, j, s, strict=True)], sigs
+    return to_pairs(i, j, s, "minhash"), sigs
+
+
+def to_pairs(i: Any, j: Any, s: Any, filter_name: str) -> list[Pair]:
+    """:class:`Pair` objects (similarity rounded to 4 places) from parallel index and similarity arrays."""
+    i, j, s = (np.asarray(x).tolist() for x in (i, j, s))
+    return [Pair(int(a), int(b), round(float(x), 4), filter_name) for a, b, x in zip(i, j, s, strict=True)]
 
 
 def semantic_pairs(emb: np.ndarray, cfg: Any) -> list[Pair]:
@@ -76,8 +82,25 @@ def semantic_pairs(emb: np.ndarray, cfg: Any) -> list[Pair]:
     from tooldojo.dedup.semantic import similar_pairs
 
     i, j, s = similar_pairs(emb, cfg.link_threshold, cfg.block_size)
-    return [Pair(a, b, round(float(x), 4), "semantic") for a, b, x in zip(i.tolist(), j.tolist(), s.tolist(),
-                                                                         strict=True)]
+    return to_pairs(i, j, s, "semantic")
+
+
+def encode_texts(texts: Sequence[str], cfg: Any, progress: bool = False) -> np.ndarray:
+    """L2-normalised embeddings of ``texts`` with a :class:`~tooldojo.dedup.config.SemanticConfig`."""
+    from tooldojo.dedup.semantic import encode_config
+
+    return encode_config(texts, cfg, progress=progress)
+
+
+@dataclass(frozen=True)
+class FilterOps:
+    """The similarity computations of :func:`~tooldojo.dedup.stage.dedup_records`; the keep rules run on
+    their results. The default is this process; :mod:`tooldojo.dedup.ray_exec` gives Ray-backed ones that
+    return the same pairs."""
+
+    minhash_pairs: Callable[[Sequence[str], Any], tuple[list[Pair], np.ndarray]] = minhash_pairs
+    encode: Callable[..., np.ndarray] = encode_texts
+    semantic_pairs: Callable[[np.ndarray, Any], list[Pair]] = semantic_pairs
 
 
 def greedy_keep(order: Sequence[Hashable], edges: dict[Hashable, list[tuple[Hashable, float, dict]]],
@@ -93,6 +116,18 @@ def greedy_keep(order: Sequence[Hashable], edges: dict[Hashable, list[tuple[Hash
         else:
             kept.add(item)
     return removed
+
+
+def duplicate_rows(i: np.ndarray, j: np.ndarray, s: np.ndarray, threshold: float,
+                   filter_name: str = "minhash") -> dict[Hashable, Match]:
+    """Rows removed when rows are visited in order and a row duplicating (``s >= threshold``) a kept row is
+    removed: :func:`greedy_keep` over row order, visiting only rows that have such a pair (the others are
+    kept whatever happens). ``(i, j, s)`` are pairs of row numbers and their similarity."""
+    sel = np.asarray(s) >= threshold
+    edges = undirected([(int(a), int(b), float(x), {}) for a, b, x in
+                        zip(np.asarray(i)[sel].tolist(), np.asarray(j)[sel].tolist(), np.asarray(s)[sel].tolist(),
+                            strict=True)])
+    return greedy_keep(sorted(edges), edges, filter_name)
 
 
 def undirected(pairs: list[tuple[Hashable, Hashable, float, dict]]) -> dict[Hashable, list[tuple[Hashable, float, dict]]]:

@@ -297,8 +297,9 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, *, all_pairs_up_to:
     """Pairs ``(i, j)``, ``i < j``, that share at least one LSH bucket within ``sigs``.
 
     A bucket of up to ``all_pairs_up_to`` members gives all its pairs; a larger bucket links each member to
-    the bucket's first member and to its predecessor (linear, so a bucket of identical items cannot blow up
-    into a quadratic number of pairs).
+    the bucket's first member and to its predecessor, in row order (linear, so a bucket of identical items
+    cannot blow up into a quadratic number of pairs). :func:`bucket_pairs` applies the same rule to buckets
+    gathered elsewhere (the Ray executor's groupby), so both give the same pairs.
     """
     keys = band_keys(sigs, bands, rows)
     ii, jj = [], []
@@ -316,7 +317,7 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, *, all_pairs_up_to:
         big = lengths > all_pairs_up_to
         if big.any():
             for s, m in zip(starts[big], lengths[big], strict=True):
-                mem = order[s:s + m]
+                mem = np.sort(order[s:s + m])
                 ii += [np.full(m - 1, mem[0]), mem[:-1]]
                 jj += [mem[1:], mem[1:]]
     if not ii:
@@ -325,6 +326,39 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, *, all_pairs_up_to:
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     code = _unique(lo * len(sigs) + hi)
     return code // len(sigs), code % len(sigs)
+
+
+def bucket_pairs(band: np.ndarray, keys: np.ndarray, members: np.ndarray, *, all_pairs_up_to: int = 16
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)``, ``i < j`` (not deduplicated), of rows ``members`` that share a bucket (equal
+    ``band`` and band key ``keys``, as from :func:`band_keys`), with :func:`candidate_pairs`' rule for large
+    buckets: the same pairs as :func:`candidate_pairs` gives for these buckets."""
+    order = np.lexsort((members, keys, band))  # by bucket, then row: each bucket's members in row order
+    band, keys, members = band[order], keys[order], members[order]
+    if len(keys):
+        change = np.flatnonzero((keys[1:] != keys[:-1]) | (band[1:] != band[:-1])) + 1
+        starts = np.concatenate([[0], change]).astype(np.int64)
+        lengths = np.diff(np.concatenate([starts, [len(keys)]]))
+    else:
+        starts = lengths = np.zeros(0, np.int64)
+    ii, jj = [], []
+    for size in range(2, all_pairs_up_to + 1):
+        sel = starts[lengths == size]
+        if not len(sel):
+            continue
+        mem = members[sel[:, None] + np.arange(size)[None, :]]
+        a, b = np.triu_indices(size, 1)
+        ii.append(mem[:, a].ravel())
+        jj.append(mem[:, b].ravel())
+    big = lengths > all_pairs_up_to
+    for s, m in zip(starts[big], lengths[big], strict=True):
+        mem = members[s:s + m]
+        ii += [np.full(m - 1, mem[0]), mem[:-1]]
+        jj += [mem[1:], mem[1:]]
+    if not ii:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    i, j = np.concatenate(ii).astype(np.int64), np.concatenate(jj).astype(np.int64)
+    return np.minimum(i, j), np.maximum(i, j)
 
 
 def similar_pairs(sigs: np.ndarray, bands: int, rows: int, min_similarity: float = 0.0

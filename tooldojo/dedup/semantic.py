@@ -61,22 +61,35 @@ def encode_config(texts: Sequence[str], cfg: Any, progress: bool = False) -> np.
 def similar_pairs(emb: np.ndarray, threshold: float, block_size: int = 4096
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs ``(i, j, cosine)`` with ``i < j`` and cosine ``>= threshold``, computed blockwise."""
-    n = len(emb)
+    parts = [row_block_pairs(emb, r0, threshold, block_size) for r0 in range(0, len(emb), block_size)]
+    return concat_pairs(parts)
+
+
+def row_block_pairs(emb: np.ndarray, r0: int, threshold: float, block_size: int = 4096
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of :func:`similar_pairs` whose first row lies in the row block starting at ``r0`` (one unit
+    of work: the Ray executor runs row blocks as separate tasks)."""
+    rows = emb[r0:r0 + block_size]
     ii, jj, ss = [], [], []
-    for r0 in range(0, n, block_size):
-        rows = emb[r0:r0 + block_size]
-        for c0 in range(r0, n, block_size):
-            sim = rows @ emb[c0:c0 + block_size].T
-            i, j = np.nonzero(sim >= threshold)
-            gi, gj = i + r0, j + c0
-            keep = gi < gj
-            ii.append(gi[keep])
-            jj.append(gj[keep])
-            ss.append(sim[i[keep], j[keep]])
-    if not ii:
+    for c0 in range(r0, len(emb), block_size):
+        sim = rows @ emb[c0:c0 + block_size].T
+        i, j = np.nonzero(sim >= threshold)
+        gi, gj = i + r0, j + c0
+        keep = gi < gj
+        ii.append(gi[keep])
+        jj.append(gj[keep])
+        ss.append(sim[i[keep], j[keep]])
+    return concat_pairs(list(zip(ii, jj, ss, strict=True)))
+
+
+def concat_pairs(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, similarity)`` parts concatenated (int64, int64, float32)."""
+    if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return (np.concatenate(ii).astype(np.int64), np.concatenate(jj).astype(np.int64),
-            np.concatenate(ss).astype(np.float32))
+    return (np.concatenate([p[0] for p in parts]).astype(np.int64),
+            np.concatenate([p[1] for p in parts]).astype(np.int64),
+            np.concatenate([p[2] for p in parts]).astype(np.float32))
 
 
 def nearest(a: np.ndarray, b: np.ndarray, block_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tooldojo.dedup.config import DedupConfig
-from tooldojo.dedup.filters import Match, Pair, components, greedy_keep, minhash_pairs, semantic_pairs
+from tooldojo.dedup.filters import FilterOps, Match, Pair, components, greedy_keep
 from tooldojo.dedup.text import tool_text
 from tooldojo.dedup.validate import Inputs, load_inputs
 from tooldojo.records import QueryRecord, ToolRecord
@@ -73,8 +73,11 @@ class _Sims:
         return _jaccard(data, pos[a], pos[b]) if name == "minhash" else _cosine(data, pos[a], pos[b])
 
 
-def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False) -> DedupResult:
-    """Apply the filters to validated records (the library core of :func:`run_dedup`)."""
+def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False,
+                  ops: FilterOps | None = None) -> DedupResult:
+    """Apply the filters to validated records (the library core of :func:`run_dedup`). ``ops`` computes the
+    similarity pairs (default: in this process; :func:`tooldojo.dedup.ray_exec.ray_filter_ops`: on Ray)."""
+    ops = ops or FilterOps()
     mh, sem = config.minhash, config.semantic
     log = _log if progress else (lambda _msg: None)
     tools, queries = inputs.tools, inputs.queries
@@ -118,16 +121,14 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
         stages: list[tuple[str, Any, float]] = []
         if mh.enabled:
             log(f"MinHash over {len(texts)} tools")
-            pairs, sigs = minhash_pairs(texts, mh)
+            pairs, sigs = ops.minhash_pairs(texts, mh)
             sims_t.add("minhash", sigs, tool_ids)
             stages.append(("minhash", pairs, mh.threshold))
         if sem.enabled:
-            from tooldojo.dedup.semantic import encode_config
-
             log(f"embedding {len(texts)} tools")
-            emb = encode_config(texts, sem, progress=progress)
+            emb = ops.encode(texts, sem, progress=progress)
             sims_t.add("semantic", emb, tool_ids)
-            stages.append(("semantic", semantic_pairs(emb, sem), sem.threshold))
+            stages.append(("semantic", ops.semantic_pairs(emb, sem), sem.threshold))
         for name, pairs, threshold in stages:
             pairs = [p for p in pairs if live_tools[p.a].family_id != live_tools[p.b].family_id]
             tool_pairs += pairs
@@ -184,16 +185,14 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
         stages = []
         if mh.enabled:
             log(f"MinHash over {len(qtexts)} queries")
-            pairs, q_sigs = minhash_pairs(qtexts, mh)
+            pairs, q_sigs = ops.minhash_pairs(qtexts, mh)
             sims_q.add("minhash", q_sigs, qids)
             stages.append(("minhash", pairs, mh.threshold))
         if sem.enabled:
-            from tooldojo.dedup.semantic import encode_config
-
             log(f"embedding {len(qtexts)} queries")
-            q_emb = encode_config(qtexts, sem, progress=progress)
+            q_emb = ops.encode(qtexts, sem, progress=progress)
             sims_q.add("semantic", q_emb, qids)
-            stages.append(("semantic", semantic_pairs(q_emb, sem), sem.threshold))
+            stages.append(("semantic", ops.semantic_pairs(q_emb, sem), sem.threshold))
         for name, pairs, threshold in stages:
             pairs = [p for p in pairs if not (live_q[p.a].family_id == live_q[p.b].family_id
                                               and live_q[p.a].needs != live_q[p.b].needs)]
@@ -376,7 +375,14 @@ def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool 
         return read_manifest(st.dir)  # type: ignore[return-value]
     with st:
         data = load_inputs(run_dir / "synth", config.on_invalid)
-        res = dedup_records(config, data, progress=True)
+        if config.executor == "ray":
+            from tooldojo.dedup.ray_exec import ray_filter_ops
+            from tooldojo.ray_session import ray_session
+
+            with ray_session(config.ray_address, field="dedup.executor"):
+                res = dedup_records(config, data, progress=True, ops=ray_filter_ops(config.ray_workers))
+        else:
+            res = dedup_records(config, data, progress=True)
         st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", res.tools), "tools.jsonl")
         st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", res.queries), "queries.jsonl")
         st.record_output("clusters", write_jsonl(st.dir / "clusters.jsonl", res.clusters), "clusters.jsonl")
@@ -389,6 +395,7 @@ def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool 
         st.counts["families"] = res.stats["kept"]["families"]
         st.stats.update(res.stats)
         st.stats["seed"] = seed
+        st.stats["executor"] = config.executor
     _log(f"kept {len(res.tools)} tools, {len(res.queries)} queries in {len(res.clusters)} clusters; "
          f"removed {len(res.removed)} rows (see {st.dir / 'report.md'})")
     return st.manifest

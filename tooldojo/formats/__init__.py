@@ -2,7 +2,8 @@
 
 Import (``tooldojo import``): xLAM/APIGen, ToolACE, Glaive, Hermes/ShareGPT, BFCL and OpenAI/TRL rows, from
 a local file/folder or a Hub dataset id, normalised to OpenAI function schemas with gold calls
-(:func:`import_source`, :func:`run_import`); the tools as synth's strong tools (:func:`load_seed_tools`);
+(:func:`import_source`, :func:`run_import`); the tools as synth's strong tools and
+their queries as its seed queries (:func:`load_seed_set`, :func:`load_seed_tools`);
 the queries as an eval set (:func:`to_examples`, :func:`write_eval_dataset`).
 
 Export (``tooldojo export``): a run's scenario dataset, or an import, as TRL, Hermes, xLAM or per-stage
@@ -25,7 +26,8 @@ _EXPORTS = {
     "ImportFailure": "model", "Conversation": "model",
     "normalize_function": "schemas", "SchemaError": "schemas",
     "to_examples": "evalset", "write_eval_dataset": "evalset",
-    "load_seed_tools": "seed", "seed_tools_from": "seed",
+    "load_seed_tools": "seed", "seed_tools_from": "seed", "load_seed_set": "seed", "seed_set_from": "seed",
+    "SeedSet": "seed",
     "find_bfcl_data": ("bfcl", "find_data"),
 }
 

@@ -9,7 +9,10 @@ import typer
 
 from tooldojo.cli import (
     ConfigOpt,
+    ExecutorOpt,
     PresetOpt,
+    RayAddressOpt,
+    RayWorkersOpt,
     RunDirOpt,
     SeedOpt,
     SetOpt,
@@ -30,20 +33,24 @@ def register(app: typer.Typer) -> None:
         run_dir: RunDirOpt = None,
         seed: SeedOpt = None,
         preset: PresetOpt = None,
-        teacher: Annotated[str | None, typer.Option("--teacher", "-m", help="Teacher model on --base-url, or `offline` (the seed catalog; default).")] = None,
+        teacher: Annotated[str | None, typer.Option("--teacher", "--model", "-m", help="Teacher model on --base-url (OpenAI when no --base-url), or `offline` (the seed catalog; default).")] = None,
         base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. `http://localhost:8000/v1` (vLLM), `http://localhost:11434/v1` (Ollama).")] = None,
         api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="Name of the environment variable holding the key (default OPENAI_API_KEY).")] = None,
         templates: Annotated[Path | None, typer.Option("--templates", help="Folder of .jinja files overriding any subset of the shipped templates.")] = None,
         domains: Annotated[str | None, typer.Option("--domains", help="Comma-separated domains (default: every catalog domain).")] = None,
         families_per_domain: Annotated[int | None, typer.Option("--families-per-domain", help="New tool families per domain.")] = None,
         queries_per_family: Annotated[int | None, typer.Option("--queries-per-family", help="Queries per family.")] = None,
-        seed_tools: Annotated[str | None, typer.Option("--seed-tools", help="JSON/JSONL file of strong tools to weaken instead of generating tools.")] = None,
+        seed_tools: Annotated[str | None, typer.Option("--seed-tools", help="Strong tools to weaken instead of generating tools: a `tooldojo import` folder, any dataset it reads, or a JSON/JSONL file of tool schemas.")] = None,
+        seed_tools_cap: Annotated[int | None, typer.Option("--seed-tools-cap", min=1, help="At most this many seed tools (a sample seeded by --seed, alternating domains).")] = None,
         concurrency: Annotated[int | None, typer.Option("--concurrency", help="Requests in flight at most.")] = None,
         rpm: Annotated[int | None, typer.Option("--rpm", help="Requests per minute at most.")] = None,
         tpm: Annotated[int | None, typer.Option("--tpm", help="Tokens per minute at most.")] = None,
         timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per request attempt.")] = None,
         verify: Annotated[bool | None, typer.Option("--verify/--no-verify", help="Run the critique step on every query.")] = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+        executor: ExecutorOpt = None,
+        ray_address: RayAddressOpt = None,
+        ray_workers: RayWorkersOpt = None,
         force: Annotated[bool, typer.Option("--force", help="Rerun even when up to date (cached answers are reused).")] = False,
     ) -> None:
         """Generate tool families (weak tool + upgraded strong variant) and queries with gold calls.
@@ -59,6 +66,9 @@ def register(app: typer.Typer) -> None:
         tooldojo synth --teacher Qwen/Qwen2.5-7B-Instruct --base-url http://localhost:8000/v1   # vLLM
         tooldojo synth --templates my_templates/ --run-dir runs/ablation # template ablation
         tooldojo synth --seed-tools strong_tools.jsonl --teacher gpt-4o-mini   # weaken imported tools
+        tooldojo import bfcl --out imp/ && tooldojo synth --seed-tools imp/ --seed-tools-cap 200 --run-dir runs/bfcl
+        tooldojo synth --executor ray --run-dir runs/big                 # shards on Ray on this machine
+        tooldojo synth --executor ray --ray-address ray://head:10001 --concurrency 512 --teacher M --base-url URL
         ```
         """
         from tooldojo.errors import ConfigError
@@ -71,7 +81,8 @@ def register(app: typer.Typer) -> None:
             "templates": str(templates) if templates else None,
             "domains": [d.strip() for d in domains.split(",") if d.strip()] if domains else None,
             "families_per_domain": families_per_domain, "queries_per_family": queries_per_family,
-            "seed_tools": seed_tools, "verify": verify,
+            "seed_tools": seed_tools, "seed_tools_cap": seed_tools_cap, "verify": verify,
+            "executor": executor, "ray_address": ray_address, "ray_workers": ray_workers,
         }})
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra, preset=preset)
         s = cfg.synth

@@ -52,6 +52,9 @@ class SynthConfig(BaseModel):
                               min_length=1)
     seed_tools: str | None = None
     """Strong tools from an existing dataset (path or Hub id, see ``tooldojo.formats``) instead of the teacher."""
+    seed_tools_cap: int | None = Field(None, ge=1)
+    """At most this many seed tools: a sample seeded by the run seed, alternating between the imported
+    domains; ``None`` = every tool. ``domains`` also filters seed tools when the imported tools carry one."""
     verify: bool = True
     """Run the critique/verification template on every query (drops the ones the teacher rejects)."""
     tools_per_request: int = Field(8, ge=1)
@@ -60,3 +63,10 @@ class SynthConfig(BaseModel):
     """A seed-catalog folder (``*.json`` domain files) instead of the shipped one: few-shot seeds and the
     offline teacher's source."""
     seed: int | None = None
+    executor: Literal["local", "ray"] = Field("local", exclude=True)
+    """``ray``: shard the teacher requests across Ray workers (``tooldojo[ray]``, see docs/scaling.md); same
+    output as ``local``. Not part of the config hash (it does not change outputs)."""
+    ray_address: str | None = Field(None, exclude=True)
+    """An existing Ray cluster (``ray://host:10001`` or ``auto``); ``None`` starts Ray on this machine."""
+    ray_workers: int | None = Field(None, ge=1, exclude=True)
+    """Shards per step (one Ray task each, splitting the teacher limits); ``None`` = the cluster's CPUs."""

@@ -11,6 +11,7 @@ import asyncio
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class FamilyDraft:
     gap: str
     weak_prov: Provenance
     strong_prov: Provenance
+    seed_queries: list[dict[str, Any]] = field(default_factory=list)
+    """Imported queries for the strong tool (``{"text", "arguments"}``), shown to the ``queries`` step."""
 
     @property
     def family_id(self) -> str:
@@ -78,6 +81,7 @@ class QueryDraft:
     repaired: bool = False
     dropped: str | None = None
     detail: str = ""
+    origin: str | None = None
 
 
 @dataclass
@@ -92,6 +96,11 @@ def _reason(reply: TeacherReply) -> str:
     return "request_failed" if (reply.error or "").startswith("request failed") else "invalid_reply"
 
 
+Mapper = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
+"""``await mapper(kind, items)``: :meth:`Synthesizer.step` applied to every item, results in item order
+(the default runs them concurrently in this process; :mod:`tooldojo.synth.ray_exec` shards them on Ray)."""
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:40] or "general"
 
@@ -100,8 +109,11 @@ class Synthesizer:
     """Runs the generation steps for one config against one teacher."""
 
     def __init__(self, config: SynthConfig, teacher: Teacher, templates: TemplateSet,
-                 catalog: dict[str, DomainFile], *, seed: int = 0):
+                 catalog: dict[str, DomainFile], *, seed: int = 0,
+                 seed_queries: dict[str, list[dict[str, Any]]] | None = None):
         self.config = config
+        self.seed_queries = seed_queries or {}
+        """Strong tool name -> imported queries with their gold arguments (the ``seed_tools`` path)."""
         self.teacher = teacher
         self.templates = templates
         self.catalog = catalog
@@ -249,8 +261,28 @@ class Synthesizer:
             out.append(fam)
         return out
 
-    async def families(self, strong_tools: list[dict[str, Any]] | None = None) -> list[FamilyDraft]:
+    async def step(self, kind: str, item: Any) -> Any:
+        """One unit of work: ``tools`` (a domain), ``upgrade`` ((domain, weak tool, provenance)), ``weaken``
+        ((strong tool, domains)) or ``queries`` ((family index, family draft))."""
+        if kind == "tools":
+            return await self._domain_tools(item)
+        if kind == "upgrade":
+            return await self._upgrade(*item)
+        if kind == "weaken":
+            return await self._weaken(*item)
+        if kind == "queries":
+            index, fam = item
+            return await self._queries(fam, index)
+        raise ValueError(f"unknown synth step {kind!r}")
+
+    async def map_local(self, kind: str, items: Sequence[Any]) -> list[Any]:
+        """The default mapper: every item's :meth:`step` concurrently in this process (the teacher bounds it)."""
+        return list(await asyncio.gather(*(self.step(kind, it) for it in items)))
+
+    async def families(self, strong_tools: list[dict[str, Any]] | None = None,
+                       mapper: Mapper | None = None) -> list[FamilyDraft]:
         """Step 1+2: base tools and their upgrades, or weak variants of imported strong tools."""
+        mapper = mapper or self.map_local
         if strong_tools is not None:
             valid = []
             for raw in strong_tools:
@@ -261,10 +293,13 @@ class Synthesizer:
                 else:
                     valid.append(fn)
             domains = sorted(self.catalog)
-            drafts = await asyncio.gather(*(self._weaken(fn, domains) for fn in valid))
+            drafts = await mapper("weaken", [(fn, domains) for fn in valid])
+            for draft in drafts:
+                if draft is not None:
+                    draft.seed_queries = list(self.seed_queries.get(draft.strong["name"], []))
             return self._unique_names(list(drafts), "weaken")
         domains = self.config.domains or list(self.catalog)
-        per_domain = await asyncio.gather(*(self._domain_tools(d) for d in domains))
+        per_domain = await mapper("tools", domains)
         base, seen = [], set()
         for items in per_domain:
             for domain, fn, prov in items:
@@ -273,7 +308,7 @@ class Synthesizer:
                     continue
                 seen.add(fn["name"])
                 base.append((domain, fn, prov))
-        drafts = await asyncio.gather(*(self._upgrade(d, fn, prov) for d, fn, prov in base))
+        drafts = await mapper("upgrade", base)
         return self._unique_names(list(drafts), "upgrade")
 
     # ---- steps 3-5: queries, argument repair, verification -------------------------------------------
@@ -304,13 +339,16 @@ class Synthesizer:
         example_family, examples = self._query_examples(fam.domain, {fam.weak["name"]})
         reply = await self.teacher.ask(self._request(
             "queries", domain=fam.domain, weak=fam.weak, strong=fam.strong, gap=fam.gap, plan=plan,
-            styles=self._style_guide(), examples=examples, example_family=example_family))
+            styles=self._style_guide(), examples=examples, example_family=example_family,
+            seed_queries=fam.seed_queries[: len(plan)]))
         if reply.data is None:
             self.drops.add("queries", _reason(reply), reply.error or "", family=fid)
             return []
         items = reply.data["queries"]
         for item in items[len(plan):]:
             self.drops.add("queries", "over_count", item.get("text", "")[:80], family=fid)
+        for item in plan[len(items):]:
+            self.drops.add("queries", "under_count", f"no {item['style']}/{item['needs']} query", family=fid)
         drafts, seen = [], set()
         for item in items[: len(plan)]:
             text, style = " ".join(item["text"].split()), item["style"].strip().lower()
@@ -324,7 +362,9 @@ class Synthesizer:
                 self.drops.add("queries", "duplicate_query", text[:80], family=fid)
             else:
                 seen.add(key)
-                drafts.append(QueryDraft(text, style, item["needs"], calls))
+                origin = item.get("origin") if self.source == "catalog" else None  # offline teacher only
+                drafts.append(QueryDraft(text, style, item["needs"], calls,
+                                         origin=origin if isinstance(origin, str) else None))
         await asyncio.gather(*(self._repair(fam, q) for q in drafts))
         for q in drafts:
             if q.dropped:
@@ -363,15 +403,19 @@ class Synthesizer:
             extra: dict[str, Any] = {"repaired": q.repaired, "verified": bool(self.config.verify)}
             if verify_hash:
                 extra["verify_prompt_hash"] = verify_hash
+            if q.origin:
+                extra["query_source"] = q.origin
             records.append(QueryRecord(query_id=stable_id(fid, q.text, prefix="q-"), family_id=fid, text=q.text,
                                        style=q.style, needs=q.needs, calls=calls,
                                        provenance=self._prov("queries", reply, **extra)))
         return records
 
-    async def run(self, strong_tools: list[dict[str, Any]] | None = None) -> SynthResult:
-        """Every step; returns the records in a deterministic order."""
-        families = await self.families(strong_tools)
-        per_family = await asyncio.gather(*(self._queries(f, i) for i, f in enumerate(families)))
+    async def run(self, strong_tools: list[dict[str, Any]] | None = None, mapper: Mapper | None = None
+                  ) -> SynthResult:
+        """Every step; returns the records in a deterministic order. ``mapper`` runs each step's items
+        (default: :meth:`map_local`)."""
+        families = await self.families(strong_tools, mapper)
+        per_family = await (mapper or self.map_local)("queries", list(enumerate(families)))
         tools, queries = [], []
         produced: Counter = Counter()
         for fam, qs in zip(families, per_family, strict=True):

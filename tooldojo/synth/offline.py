@@ -6,17 +6,21 @@ beside the messages instead of the prompt text. Per step:
 
 - ``tools``: samples catalog families of the domain (none already named in ``avoid``), returns their weak tools;
 - ``upgrade``: the catalog family's strong tool and capability gap;
-- ``weaken``: the catalog's weak variant when the strong tool is a catalog tool; otherwise a rule: drop the
-  most capable optional parameter (structured > enumerated > other, then the longest description), name
-  the result ``<name>_basic`` and state what was dropped;
-- ``queries``: fills the family's query patterns (matching each plan item's style and need where the
-  catalog has one) with sampled slot values (:func:`~tooldojo.synth.catalog.fill`);
+- ``weaken``: the catalog's weak variant when the strong tool is a catalog tool; otherwise a rule
+  (:func:`~tooldojo.synth.weakening.weaken_by_rule`: drop the most capable optional parameter, else make an
+  array parameter scalar, else narrow an enum), named ``<name>_basic``, stating what was taken away;
+- ``queries``: for a catalog family, fills its query patterns (matching each plan item's style and need
+  where the catalog has one) with sampled slot values (:func:`~tooldojo.synth.catalog.fill`). For any other
+  family (e.g. weakened imported tools) it answers with the request's ``seed_queries`` (the imported queries
+  whose gold call is the strong tool): ``needs`` is ``strong`` when the gold call uses what the weak variant
+  lacks (:func:`~tooldojo.synth.weakening.capability_diff`), the weak call is the strong call without it
+  (none when that is not a valid call), and the style is the plan item's. Plan items left over get
+  schema-driven queries (:mod:`tooldojo.synth.schema_queries`);
 - ``arguments``: repairs arguments by rule (drops unknown keys, coerces types, clamps ranges, fixes enum case);
 - ``verify``: accepts every query.
 
 The random generator of each request is seeded by (seed, step, prompt hash), so answers are deterministic
-for a seed and independent of the order requests arrive in. Families it has no catalog entry for (e.g.
-imported tools) get no queries: that request fails and is counted.
+for a seed and independent of the order requests arrive in.
 """
 
 from __future__ import annotations
@@ -31,9 +35,12 @@ from typing import Any
 from tooldojo.records import stable_id
 from tooldojo.runs import file_fingerprint
 from tooldojo.synth.catalog import Family, catalog_dir, fill, load_catalog, sample_slots
+from tooldojo.synth.schema_queries import schema_query, value_index
 from tooldojo.synth.teacher import RequestFailed, Teacher, TeacherRequest, estimate_tokens
+from tooldojo.synth.weakening import NotWeakenable, capability_diff, uses_gap, weak_call
+from tooldojo.synth.weakening import weaken_by_rule as _weaken_by_rule
 
-OFFLINE_VERSION = "1"
+OFFLINE_VERSION = "2"
 """Bumped when the offline teacher's answers change, so cached offline answers are not reused."""
 
 
@@ -45,29 +52,45 @@ def _words(text: str) -> set[str]:
     return {w for w in re.split(r"[^a-z0-9]+", text.lower()) if len(w) > 2}
 
 
-def _capability(name: str, schema: dict[str, Any]) -> tuple[int, int, str]:
-    kind = schema.get("type")
-    rank = 2 if kind in ("object", "array") else 1 if "enum" in schema else 0
-    return rank, len(str(schema.get("description", ""))), name
-
-
 def weaken_by_rule(fn: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """A weaker variant of ``fn`` without its most capable optional parameter, and the capability gap."""
-    params = fn.get("parameters") or {}
-    props = params.get("properties") or {}
-    required = set(params.get("required") or [])
-    optional = [p for p in props if p not in required]
-    if not optional:
-        raise OfflineUnsupported(f"tool {fn.get('name')!r} has no optional parameter to drop")
-    drop = max(optional, key=lambda p: _capability(p, props[p]))
-    name = f"{fn['name'][:58]}_basic"
-    weak_params = {**params, "properties": {k: v for k, v in props.items() if k != drop},
-                   "required": [r for r in params.get("required", []) if r != drop]}
-    desc = str(props[drop].get("description", "")).rstrip(".")
-    weak = {"name": name,
-            "description": f"{fn['description'].rstrip()} Basic version: it has no '{drop}' parameter.",
-            "parameters": weak_params}
-    return weak, f"accepts '{drop}' ({desc})" if desc else f"accepts the '{drop}' parameter"
+    """:func:`tooldojo.synth.weakening.weaken_by_rule`, failing as a request the offline teacher cannot answer."""
+    try:
+        return _weaken_by_rule(fn)
+    except NotWeakenable as err:
+        raise OfflineUnsupported(str(err)) from None
+
+
+def seeded_queries(v: dict[str, Any], rng: random.Random, index: dict[str, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """The offline ``queries`` answer for a family outside the catalog (see the module docstring): imported
+    seed queries first (each plan item takes one of its need when there is one), schema-driven for the rest."""
+    weak, strong, plan = v["weak"], v["strong"], v["plan"]
+    gaps = capability_diff(weak, strong)
+    seeds = []
+    for seed in v.get("seed_queries") or []:
+        args = seed["arguments"]
+        wcall = weak_call(weak, strong, args, gaps)
+        used = any(uses_gap(g, args, strong) for g in gaps)
+        seeds.append({"text": seed["text"], "needs": "strong" if used or wcall is None else "weak",
+                      "calls": {"weak": wcall, "strong": args}})
+    chosen: list[int | None] = [None] * len(plan)
+    free = list(range(len(seeds)))
+    for i, item in enumerate(plan):
+        j = next((j for j in free if seeds[j]["needs"] == item["needs"]), None)
+        if j is not None:
+            chosen[i] = j
+            free.remove(j)
+    for i in range(len(plan)):
+        if chosen[i] is None and free:
+            chosen[i] = free.pop(0)
+    out = []
+    for item, j in zip(plan, chosen, strict=True):
+        if j is not None:
+            out.append({**seeds[j], "style": item["style"], "origin": "import"})
+            continue
+        q = schema_query(weak, strong, gaps, item["needs"], item["style"], rng, index)
+        if q is not None:
+            out.append({**q, "origin": "schema"})
+    return out
 
 
 def repair_arguments(fn: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +208,10 @@ class OfflineTeacher(Teacher):
         return best
 
     def _queries(self, v: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-        _, fam = self._family(v["weak"]["name"], v["strong"]["name"])
+        hit = self._by_name.get(v["weak"]["name"])
+        if hit is None or hit[2] != "weak" or hit[1].strong["name"] != v["strong"]["name"]:
+            return {"queries": seeded_queries(v, rng, value_index(self.catalog_folder))}
+        fam = hit[1]
         out, seen = [], set()
         allowed = set(v["styles"])
         for item in v["plan"]:

@@ -1,19 +1,20 @@
 """Strong seed tools from an existing dataset (METHOD.md, step 1): the input of the ``weaken`` path.
 
 :func:`run_synth(..., strong_tools=[...]) <tooldojo.synth.run_synth>` takes a list of OpenAI function
-schemas directly. ``synth.seed_tools`` names where to read them: anything ``tooldojo.formats.load_seed_tools`` reads
-(datasets in xLAM, ToolACE, ... formats, import folders, Hub ids), or a local JSON/JSONL file of plain tool
-schemas, read here.
+schemas directly (and ``seed_queries=`` the imported queries for them). ``synth.seed_tools`` names where to read
+them: anything ``tooldojo.formats.load_seed_set`` reads (datasets in xLAM, ToolACE, ... formats, import
+folders, Hub ids), or a local JSON/JSONL file of plain tool schemas, read here.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
-from tooldojo.errors import ConfigError, DataError
+from tooldojo.errors import DataError
+from tooldojo.records import stable_id
 
 
 def _functions(obj: Any) -> list[dict[str, Any]]:
@@ -64,22 +65,36 @@ def functions_from_file(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def read_seed_tools(spec: str | Path) -> list[dict[str, Any]]:
-    """The strong seed tools named by ``synth.seed_tools``: whatever ``tooldojo.formats.load_seed_tools``
-    reads (xLAM, ToolACE, ... files, folders, Hub ids); a local file it cannot read falls back to a plain
-    list of tool schemas (:func:`functions_from_file`)."""
-    try:
-        loader = importlib.import_module("tooldojo.formats").load_seed_tools
-    except (ImportError, AttributeError):
-        loader = None
+def read_seed_set(spec: str | Path, *, cap: int | None = None, domains: list[str] | None = None,
+                  seed: int | None = None):
+    """The strong seed tools named by ``synth.seed_tools`` and their imported queries
+    (:class:`tooldojo.formats.seed.SeedSet`): whatever :func:`tooldojo.formats.load_seed_set` reads (xLAM,
+    ToolACE, ... files, folders, Hub ids), at most ``cap`` tools (a sample seeded by ``seed``), only those of
+    ``domains`` when the imported tools carry a domain. A local file it cannot read falls back to a plain
+    list of tool schemas (:func:`functions_from_file`; no queries)."""
+    from tooldojo.formats.seed import NoSeedTools, SeedSet, load_seed_set
+
     is_file = Path(spec).is_file()
-    if loader is not None:
-        try:
-            return list(loader(str(spec)))
-        except DataError:
-            if not is_file:
-                raise
-    if is_file:
-        return functions_from_file(spec)
-    raise ConfigError(f"cannot read seed tools from {spec!r}", field="synth.seed_tools",
-                      fix="give a local JSON/JSONL file of tool schemas, or a dataset `tooldojo import` reads")
+    try:
+        return load_seed_set(str(spec), cap=cap, domains=domains, seed=seed, domains_when_tagged=True)
+    except NoSeedTools:
+        raise
+    except DataError:
+        if not is_file:
+            raise
+    tools = functions_from_file(spec)
+    picked = tools
+    if cap is not None and cap < len(tools):
+        keep = set(random.Random(stable_id("seed-tools", seed)).sample(range(len(tools)), cap))
+        picked = [t for i, t in enumerate(tools) if i in keep]
+    return SeedSet(tools=picked, stats={"source": str(spec), "format": "tool schemas", "imported_tools": len(tools),
+                                        "picked": len(picked), "cap": cap, "domains": None,
+                                        "domain_filter": "ignored (plain tool schemas carry no domain)" if domains
+                                        else "none", "tools_with_queries": 0, "queries": 0,
+                                        "multi_call_queries_skipped": 0})
+
+
+def read_seed_tools(spec: str | Path, *, cap: int | None = None, domains: list[str] | None = None,
+                    seed: int | None = None) -> list[dict[str, Any]]:
+    """The tools of :func:`read_seed_set`."""
+    return read_seed_set(spec, cap=cap, domains=domains, seed=seed).tools

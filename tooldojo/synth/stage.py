@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,8 +17,8 @@ from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.catalog import catalog_dir, catalog_stats, load_catalog
 from tooldojo.synth.config import OFFLINE, SynthConfig
 from tooldojo.synth.generate import Synthesizer, SynthResult
-from tooldojo.synth.seeds import read_seed_tools
-from tooldojo.synth.teacher import Teacher, make_teacher
+from tooldojo.synth.seeds import read_seed_set
+from tooldojo.synth.teacher import Teacher, make_teacher, resolve_api_key
 from tooldojo.synth.templates import TemplateSet
 
 STAGE = "synth"
@@ -112,12 +113,16 @@ async def _synthesize(synth: Synthesizer, teacher: Teacher, strong_tools) -> Syn
 
 
 def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool = False,
-              strong_tools: list[dict[str, Any]] | None = None, progress: bool = True) -> Manifest:
+              strong_tools: list[dict[str, Any]] | None = None, progress: bool = True,
+              seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> Manifest:
     """Synthesize tool families and queries into ``<run_dir>/synth/`` (skipped when up to date).
 
     ``strong_tools`` (OpenAI function schemas) switches to the import direction: each is a family's strong
-    tool and the teacher writes its weak variant (``weaken``); ``synth.seed_tools`` names a file of them.
-    Without either, the teacher writes base tools per domain and upgrades them. Answers are cached in
+    tool and the teacher writes its weak variant (``weaken``); ``synth.seed_tools`` names a file of them
+    (at most ``synth.seed_tools_cap``, filtered by ``synth.domains`` when they carry a domain).
+    ``seed_queries`` (strong tool name -> ``{"text", "arguments"}``; read with the tools from an imported
+    dataset) are shown to the ``queries`` step: the offline teacher answers with them, a real teacher sees
+    them as examples. Without either, the teacher writes base tools per domain and upgrades them. Answers are cached in
     ``cache.sqlite``, so an interrupted run resumes without re-sending answered requests.
     """
     stage_dir = Path(run_dir) / STAGE
@@ -127,27 +132,43 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
         raise ConfigError("catalog folder not found", field=f"synth.catalog ({config.catalog})",
                           fix="point it at a folder of catalog *.json files")
     catalog = load_catalog(catalog_folder)
+    seed_stats: dict[str, Any] | None = None
     if strong_tools is None and config.seed_tools:
-        strong_tools = read_seed_tools(config.seed_tools)
+        seed_set = read_seed_set(config.seed_tools, cap=config.seed_tools_cap, domains=config.domains, seed=seed)
+        strong_tools, seed_queries, seed_stats = seed_set.tools, seed_set.queries, seed_set.stats
+    elif strong_tools is not None:
+        seed_stats = {"source": "strong_tools argument", "picked": len(strong_tools),
+                      "tools_with_queries": len(seed_queries or {}),
+                      "queries": sum(len(v) for v in (seed_queries or {}).values())}
     domains = _check_domains(config, catalog) if strong_tools is None else []
     inputs = {"templates": templates.hash, "catalog": file_fingerprint(config.catalog or catalog_dir()),
               "seed": str(seed)}
     if strong_tools is not None:
         inputs["seed_tools"] = stable_id(strong_tools)
+    if seed_queries:
+        inputs["seed_queries"] = stable_id(seed_queries)
     st = StageRun(stage_dir, STAGE, config, inputs=inputs)
     if not force and st.up_to_date():
         return read_manifest(stage_dir)  # type: ignore[return-value]
+    if config.teacher.model != OFFLINE:
+        resolve_api_key(config.teacher)  # a missing key fails here, before the stage folder is touched
 
     with st:
-        cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache else None
+        on_ray = config.executor == "ray"  # on Ray, the coordinator actor owns cache.sqlite (synth/ray_exec.py)
+        cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache and not on_ray else None
         bar = _RichProgress(_expected(config, len(domains), None if strong_tools is None else len(strong_tools))) \
             if progress else None
         teacher = make_teacher(config.teacher, seed=seed, cache=cache, templates=templates, progress=bar,
                                catalog_folder=catalog_folder)
         synth = Synthesizer(config.model_copy(update={"domains": domains or None}), teacher, templates, catalog,
-                            seed=seed)
+                            seed=seed, seed_queries=seed_queries)
         try:
-            if bar is not None:
+            if on_ray:
+                from tooldojo.synth.ray_exec import run_on_ray
+
+                result = run_on_ray(synth, teacher, strong_tools, stage_dir=stage_dir, seed=seed,
+                                    catalog_folder=catalog_folder, progress=bar)
+            elif bar is not None:
                 with bar:
                     result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
             else:
@@ -155,14 +176,30 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
         finally:
             if cache is not None:
                 cache.close()
-        _write_outputs(st, result, teacher, templates, config, catalog_folder)
+        _write_outputs(st, result, teacher, templates, config, catalog_folder, seed_stats)
         if progress:
             print_accounting(st.stats["accounting"], st.stats["drops"])
     return st.manifest
 
 
+def _seed_rejections(result: SynthResult) -> dict[str, int]:
+    """Seed tools that made no family, by reason (tool and parameter names elided so reasons group)."""
+    out: Counter = Counter()
+    for row in result.drops.rows:
+        if row["step"] != "weaken":
+            continue
+        detail = row.get("detail", "")
+        if row["reason"] in ("invalid_seed_tool", "invalid_tool"):
+            detail = detail.split(": ", 1)[-1]
+        elif row["reason"] in ("duplicate_name", "same_name"):
+            detail = ""
+        detail = re.sub(r"'[^']*'", "'…'", detail)
+        out[f"{row['reason']}: {detail}" if detail else row["reason"]] += 1
+    return dict(out.most_common())
+
+
 def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, templates: TemplateSet,
-                   config: SynthConfig, catalog_folder: str | None) -> None:
+                   config: SynthConfig, catalog_folder: str | None, seed_stats: dict[str, Any] | None = None) -> None:
     st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", result.tools), "tools.jsonl")
     st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", result.queries), "queries.jsonl")
     st.record_output("drops", write_jsonl(st.dir / "drops.jsonl", result.drops.rows), "drops.jsonl")
@@ -180,9 +217,15 @@ def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, template
         "families_per_domain": result.families_per_domain,
         "queries_by_style": dict(Counter(q.style for q in result.queries)),
         "queries_by_needs": dict(Counter(q.needs for q in result.queries)),
+        "queries_by_source": dict(Counter(getattr(q.provenance, "query_source", None) or q.provenance.source
+                                          for q in result.queries)),
         "catalog": {"folder": catalog_folder or "shipped", **catalog_stats(catalog_folder)},
         "cache": "cache.sqlite" if config.teacher.cache else None,
+        "executor": config.executor,
     })
+    if seed_stats is not None:
+        fams = len({t.family_id for t in result.tools})
+        st.stats["seed_tools"] = {**seed_stats, "families": fams, "rejected": _seed_rejections(result)}
     # the report holds run-specific accounting, so it is not a fingerprinted output (reruns that only hit the
     # cache keep the stage's fingerprint, and downstream stages stay up to date)
     st.stats["report"] = "report.md"
@@ -211,7 +254,18 @@ def render_report(st: StageRun, result: SynthResult) -> str:
              "Families per domain: " + (", ".join(f"{d} {n}" for d, n in s["families_per_domain"].items()) or "none"),
              "", "Queries by style: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_style"].items())),
              "", "Queries by need: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_needs"].items())),
-             "", "## Teacher accounting", ""]
+             "", "Queries by source: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_source"].items()))]
+    seeds = s.get("seed_tools")
+    if seeds:
+        lines += ["", "## Seed tools", "",
+                  f"{seeds.get('picked', 0)} strong tools from `{seeds.get('source')}`"
+                  + (f" (of {seeds['imported_tools']} imported; cap {seeds.get('cap')}, domain filter "
+                     f"{seeds.get('domain_filter')})" if "imported_tools" in seeds else "")
+                  + f" made {seeds['families']} families; {seeds.get('queries', 0)} imported queries for "
+                  f"{seeds.get('tools_with_queries', 0)} of the tools.", ""]
+        rejected = [{"reason": r, "tools": n} for r, n in seeds["rejected"].items()]
+        lines += _md_table(rejected, ["reason", "tools"]) if rejected else ["No seed tool was rejected."]
+    lines += ["", "## Teacher accounting", ""]
     cols = ACCOUNTING_COLUMNS + (["cost_usd"] if "cost_usd" in s["accounting"]["total"] else [])
     lines += _md_table([{"step": k, **v} for k, v in s["accounting"].items()], cols)
     if s["tokens_estimated"]:

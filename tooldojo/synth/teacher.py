@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import json
 import logging
 import os
@@ -196,6 +197,8 @@ class Teacher:
         key = cache_key(self.cache_model, messages, self.sampling, request.schema)
         if self.cache is not None:
             hit = self.cache.get(key)
+            if inspect.isawaitable(hit):  # a remote store (the Ray executor's) answers asynchronously
+                hit = await hit
             if hit is not None:
                 st.cache_hits += 1
                 return hit[0], True
@@ -204,7 +207,9 @@ class Teacher:
         st.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         st.completion_tokens += int(usage.get("completion_tokens") or 0)
         if self.cache is not None:
-            self.cache.put(key, content, step=request.step, model=self.cache_model, usage=usage)
+            stored = self.cache.put(key, content, step=request.step, model=self.cache_model, usage=usage)
+            if inspect.isawaitable(stored):
+                await stored
         return content, False
 
     async def ask(self, request: TeacherRequest) -> TeacherReply:

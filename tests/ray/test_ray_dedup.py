@@ -1,0 +1,109 @@
+"""Dedup on Ray gives the single-machine results (pairs, signatures, kept rows, clusters)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.dedup.dedup_synthdata import catalog_records, planted_family, write_synth
+from tooldojo.dedup.config import DedupConfig, MinHashConfig, SemanticConfig
+from tooldojo.dedup.filters import minhash_pairs, semantic_pairs
+from tooldojo.dedup.semantic import encode_config
+
+pytest.importorskip("ray", reason="ray is an optional extra: pip install 'tooldojo[ray]'")
+
+
+def _texts(n_base: int = 1800, seed: int = 0) -> list[str]:
+    """Random texts with planted near-duplicates (one word changed) and a large bucket of identical texts."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(400)]
+    out = []
+    for _ in range(n_base):
+        t = [rng.choice(words) for _ in range(12)]
+        out.append(" ".join(t))
+        if rng.random() < 0.4:
+            t[rng.randrange(len(t))] = rng.choice(words)
+            out.append(" ".join(t))
+    return out + ["the very same text"] * 40  # a bucket above the all-pairs limit
+
+
+def test_minhash_pairs_equal(ray_local):
+    from tooldojo.dedup.ray_exec import ray_minhash_pairs
+
+    texts = _texts()
+    assert len(texts) > 2000  # the LSH path, not the exhaustive one
+    cfg = MinHashConfig()
+    local_pairs, local_sigs = minhash_pairs(texts, cfg)
+    ray_pairs, ray_sigs = ray_minhash_pairs(texts, cfg)
+    assert np.array_equal(local_sigs, ray_sigs)
+    assert len(local_pairs) > 600
+    assert [(p.a, p.b, p.similarity) for p in ray_pairs] == [(p.a, p.b, p.similarity) for p in local_pairs]
+
+
+def test_text_dedup_equal(ray_local):
+    from tooldojo.dedup.ray_exec import local_text_dedup, ray_text_dedup
+
+    texts = _texts(seed=1)
+    cfg = MinHashConfig(threshold=0.8, link_threshold=0.5)
+    local, on_ray = local_text_dedup(texts, cfg), ray_text_dedup(texts, cfg)
+    assert 0 < len(local["removed"]) < len(texts) // 2
+    assert np.array_equal(local["kept"], on_ray["kept"]) and local["removed"] == on_ray["removed"]
+    # the same from a Ray dataset with its own text column (as read from Parquet files)
+    ds = ray_local.data.from_items([{"row": k, "query": t} for k, t in enumerate(texts)], override_num_blocks=3)
+    from_ds = ray_text_dedup(ds, cfg, text_column="query")
+    assert np.array_equal(local["kept"], from_ds["kept"]) and local["removed"] == from_ds["removed"]
+
+
+def test_embedding_filter_equal(ray_local):
+    from tooldojo.dedup.ray_exec import ray_encode, ray_semantic_pairs
+
+    _, queries = catalog_records(max_families=40, per_pattern=1)
+    texts = [q.text for q in queries][:400]
+    cfg = SemanticConfig(block_size=128, batch_size=64, link_threshold=0.8, threshold=0.9)
+    local_emb = encode_config(texts, cfg)
+    ray_emb = ray_encode(texts, cfg)
+    assert ray_emb.shape == local_emb.shape
+    np.testing.assert_allclose(ray_emb, local_emb, atol=1e-5)
+    local_p = [(p.a, p.b) for p in semantic_pairs(local_emb, cfg)]
+    assert local_p and [(p.a, p.b) for p in ray_semantic_pairs(local_emb, cfg)] == local_p
+    assert [(p.a, p.b) for p in semantic_pairs(ray_emb, cfg)] == local_p
+
+
+def cli_app():
+    """The `tooldojo` app with every stage's commands (registered once)."""
+    from tooldojo.cli import _register_stages, app
+
+    if not any(c.name == "dedup" for c in app.registered_commands):
+        _register_stages()
+    return app
+
+
+def _read(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_dedup_stage_cli_equal(ray_local, tmp_path):
+    """`tooldojo dedup --executor ray` keeps the same rows and clusters as the local executor (MinHash)."""
+    tools, queries = catalog_records(per_pattern=2)
+    fid = tools[0].family_id
+    pt, pq = planted_family(tools, queries, fid, new_id="planted", rename=True)
+    tools, queries = tools + pt, queries + pq
+    assert len(queries) > 2000
+    app = cli_app()
+    runner = CliRunner()
+    for name, extra in (("local", []), ("ray", ["--executor", "ray"])):
+        write_synth(tmp_path / name, tools, queries)
+        res = runner.invoke(app, ["dedup", "-r", str(tmp_path / name), "--no-semantic", *extra])
+        assert res.exit_code == 0, res.output
+    local, ray = tmp_path / "local" / "dedup", tmp_path / "ray" / "dedup"
+    for f in ("tools.jsonl", "queries.jsonl", "clusters.jsonl", "removed.jsonl"):
+        assert _read(ray / f) == _read(local / f), f
+    removed = _read(local / "removed.jsonl")
+    assert any(r["filter"] == "minhash" and r["table"] == "queries" for r in removed)
+    assert json.loads((ray / "manifest.json").read_text())["stats"]["executor"] == "ray"
+    # the executor is not part of the config hash: the local run is up to date for a ray rerun and back
+    assert DedupConfig(executor="ray").model_dump() == DedupConfig().model_dump()
