@@ -43,9 +43,25 @@ def package_versions(names: Iterable[str] = _VERSIONED) -> dict[str, str]:
     return out
 
 
+NOT_HASHED = {"hash": False}
+"""``Field(..., json_schema_extra=NOT_HASHED)``: a setting that cannot change a stage's outputs (where or how
+fast it runs, e.g. ``executor``). It is written with the config but left out of :func:`config_hash`, so
+changing it does not make a finished stage rerun."""
+
+
+def _hashed_fields(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
+    for name, field in type(model).model_fields.items():
+        if field.json_schema_extra == NOT_HASHED:
+            data.pop(name, None)
+        elif isinstance(value := getattr(model, name), BaseModel) and isinstance(data.get(name), dict):
+            _hashed_fields(value, data[name])
+    return data
+
+
 def config_hash(config: BaseModel | dict) -> str:
-    """A stable hash of a config (pydantic model or dict), for stage skipping and provenance."""
-    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
+    """A stable hash of a config (pydantic model or dict), for stage skipping and provenance; fields marked
+    :data:`NOT_HASHED` are left out."""
+    data = _hashed_fields(config, config.model_dump(mode="json")) if isinstance(config, BaseModel) else config
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
