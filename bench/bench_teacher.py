@@ -9,7 +9,9 @@ client's CPU time is its own. Rows:
   parsing and schema validation, accounting, and the SQLite cache (every request new, so every answer is
   written and committed);
 - ``openai create()``: the plain SDK call ``AsyncOpenAI.chat.completions.create`` with the default httpx
-  transport and an ``asyncio.Semaphore``, for comparison.
+  transport and an ``asyncio.Semaphore``, for comparison;
+- ``bare aiohttp (ceiling)``: the same requests as bare aiohttp POSTs, nothing else: the most this harness
+  (stub server and client on the same cores) delivers.
 
 - ``distilabel``: the same load through distilabel's ``OpenAILLM.agenerate`` (``bench/_distilabel_load.py``),
   run by ``--distilabel-python PATH`` (a Python whose environment has ``distilabel[openai]``; it pins
@@ -95,6 +97,26 @@ async def run_sdk(base_url: str, concurrency: int, n: int) -> tuple[float, float
     return wall, cpu, sum(oks)
 
 
+async def run_raw(base_url: str, concurrency: int, n: int) -> tuple[float, float, int]:
+    """The harness's ceiling: bare aiohttp POSTs (no SDK, no parsing beyond ``json()``, no validation, no cache)."""
+    import aiohttp
+
+    body = {"model": "bench", "temperature": 0.8,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "b", "schema": SCHEMA}}}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(i: int) -> bool:
+            async with sem, session.post(f"{base_url}/chat/completions", json={
+                    **body, "messages": [{"role": "user", "content": f"{PROMPT} #{i}"}]}) as resp:
+                return bool((await resp.json())["choices"][0]["message"]["content"])
+
+        await asyncio.gather(*(one(i) for i in range(concurrency)))
+        t0, c0 = time.perf_counter(), time.process_time()
+        oks = await asyncio.gather(*(one(i) for i in range(n)))
+        return time.perf_counter() - t0, time.process_time() - c0, sum(oks)
+
+
 def run_distilabel(python: str, base_url: str, concurrency: int, n: int) -> tuple[float, float, int]:
     import json
 
@@ -119,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             n = rounds * c
             rows.append(_row("tooldojo teacher", c, n, *asyncio.run(run_teacher(base_url, c, n, offset=c * 100_000))))
             rows.append(_row("openai create()", c, n, *asyncio.run(run_sdk(base_url, c, n))))
+            rows.append(_row("bare aiohttp (ceiling)", c, n, *asyncio.run(run_raw(base_url, c, n))))
             if args.distilabel_python:
                 rows.append(_row("distilabel", c, n, *run_distilabel(args.distilabel_python, base_url, c, n)))
     finally:
@@ -132,7 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     body = (f"Stub server in its own process, fixed {LATENCY * 1000:.0f} ms latency per request; the limit is "
             "concurrency ÷ latency. Client CPU is the client process's CPU time (the server's is not "
             "included). `tooldojo teacher` includes reply parsing, schema validation and a committed SQLite "
-            "cache write per request.\n\n" + table(rows))
+            "cache write per request. `bare aiohttp (ceiling)` sends the same requests with nothing else (no SDK, "
+            "no validation, no cache): what this harness — server and client sharing the 2 cores — can deliver."
+            "\n\n" + table(rows))
     if ratios:
         body += "\n\nThroughput ratio tooldojo teacher / distilabel at concurrency " + ", ".join(ratios) + "."
     elif not args.quick:
