@@ -73,12 +73,31 @@ class _Sims:
         return _jaccard(data, pos[a], pos[b]) if name == "minhash" else _cosine(data, pos[a], pos[b])
 
 
+def _filter_pairs(ops: FilterOps, config: DedupConfig, texts: list[str], ids: list[str], sims: _Sims, what: str,
+                  log: Any, progress: bool) -> list[tuple[str, list[Pair], float]]:
+    """``(filter, candidate pairs, threshold)`` of each enabled filter over ``texts``; their similarities are
+    recorded in ``sims`` for the removed-pair report."""
+    mh, sem = config.minhash, config.semantic
+    stages: list[tuple[str, list[Pair], float]] = []
+    if mh.enabled:
+        log(f"MinHash over {len(texts)} {what}")
+        pairs, sigs = ops.minhash_pairs(texts, mh)
+        sims.add("minhash", sigs, ids)
+        stages.append(("minhash", pairs, mh.threshold))
+    if sem.enabled:
+        log(f"embedding {len(texts)} {what}")
+        emb = ops.encode(texts, sem, progress=progress)
+        sims.add("semantic", emb, ids)
+        stages.append(("semantic", ops.semantic_pairs(emb, sem), sem.threshold))
+    return stages
+
+
 def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False,
                   ops: FilterOps | None = None) -> DedupResult:
     """Apply the filters to validated records (the library core of :func:`run_dedup`). ``ops`` computes the
     similarity pairs (default: in this process; :func:`tooldojo.dedup.ray_exec.ray_filter_ops`: on Ray)."""
     ops = ops or FilterOps()
-    mh, sem = config.minhash, config.semantic
+    mh = config.minhash
     log = _log if progress else (lambda _msg: None)
     tools, queries = inputs.tools, inputs.queries
     removed: list[dict[str, Any]] = [bad.to_dict() for bad in inputs.invalid]
@@ -118,17 +137,7 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
                       key=lambda f: (-n_queries[f], -len(fam_tools[f]), fam_order.index(f)))
     if "tools" in config.apply_to and live_tools:
         texts = [tool_text(t.function) for t in live_tools]
-        stages: list[tuple[str, Any, float]] = []
-        if mh.enabled:
-            log(f"MinHash over {len(texts)} tools")
-            pairs, sigs = ops.minhash_pairs(texts, mh)
-            sims_t.add("minhash", sigs, tool_ids)
-            stages.append(("minhash", pairs, mh.threshold))
-        if sem.enabled:
-            log(f"embedding {len(texts)} tools")
-            emb = ops.encode(texts, sem, progress=progress)
-            sims_t.add("semantic", emb, tool_ids)
-            stages.append(("semantic", ops.semantic_pairs(emb, sem), sem.threshold))
+        stages = _filter_pairs(ops, config, texts, tool_ids, sims_t, "tools", log, progress)
         for name, pairs, threshold in stages:
             pairs = [p for p in pairs if live_tools[p.a].family_id != live_tools[p.b].family_id]
             tool_pairs += pairs
@@ -170,7 +179,6 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     live_q = [q for q in queries if q.family_id not in removed_fams]
     removed_q: dict[str, Match] = {}
     query_pairs: list[Pair] = []
-    q_sigs = None
     if mh.reference_index and live_q and "queries" in config.apply_to:
         from tooldojo.dedup.minhash import LSHIndex
 
@@ -182,17 +190,7 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     if "queries" in config.apply_to and live_q:
         qids = [q.query_id for q in live_q]
         qtexts = [q.text for q in live_q]
-        stages = []
-        if mh.enabled:
-            log(f"MinHash over {len(qtexts)} queries")
-            pairs, q_sigs = ops.minhash_pairs(qtexts, mh)
-            sims_q.add("minhash", q_sigs, qids)
-            stages.append(("minhash", pairs, mh.threshold))
-        if sem.enabled:
-            log(f"embedding {len(qtexts)} queries")
-            q_emb = ops.encode(qtexts, sem, progress=progress)
-            sims_q.add("semantic", q_emb, qids)
-            stages.append(("semantic", ops.semantic_pairs(q_emb, sem), sem.threshold))
+        stages = _filter_pairs(ops, config, qtexts, qids, sims_q, "queries", log, progress)
         for name, pairs, threshold in stages:
             pairs = [p for p in pairs if not (live_q[p.a].family_id == live_q[p.b].family_id
                                               and live_q[p.a].needs != live_q[p.b].needs)]
