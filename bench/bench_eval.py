@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench._report import table, write_section
+from tests.openai_stub import spawn as spawn_stub
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES: dict[str, dict[str, Any]] = {
@@ -141,22 +140,12 @@ def _timed(gen, rows, label, backend, load, batch_size, max_new_tokens, build_it
             "tool acc": round(sum(r["verdict"]["tool_correct"] for r in records) / n, 3)}
 
 
-def start_stub(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.openai_stub", "--latency", str(latency)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().split()
-    if not line or line[0] != "READY":
-        proc.kill()
-        raise RuntimeError("the stub server did not start")
-    return proc, line[1]
-
-
 def bench_endpoint(rows: dict[str, list[dict]], concurrencies: list[int]) -> list[dict[str, Any]]:
     from tooldojo.eval.data import build_items
     from tooldojo.eval.openai_backend import OpenAIGenerator
     from tooldojo.eval.runner import example_record
 
-    proc, base_url = start_stub(0.1)
+    proc, base_url = spawn_stub(0.1)
     out = []
     try:
         for c in concurrencies:

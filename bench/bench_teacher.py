@@ -27,27 +27,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench._report import table, write_section
+from tests.openai_stub import spawn as spawn_stub
 
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY = 0.1
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 PROMPT = "Write one realistic tool for the weather domain as an OpenAI function schema. " * 12
-
-
-def start_stub(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.openai_stub", "--latency", str(latency)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().split()
-    if not line or line[0] != "READY":
-        proc.kill()
-        raise RuntimeError("the stub server did not start")
-    return proc, line[1]
 
 
 async def run_teacher(base_url: str, concurrency: int, n: int, offset: int) -> tuple[float, float, int]:
@@ -134,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     rounds = 2 if args.quick else 20  # requests per connection: n = rounds * concurrency
     concurrencies = (16, 64) if args.quick else (16, 64, 256)
-    proc, base_url = start_stub(LATENCY)
+    proc, base_url = spawn_stub(LATENCY)
     rows = []
     try:
         for c in concurrencies:

@@ -261,6 +261,22 @@ class OpenAIStub:
         })
 
 
+def spawn(latency: float = 0.0):
+    """Start the stub in its own process (so its CPU time is not the client's); returns ``(process, base_url)``.
+    Stop it with ``process.terminate()``."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.Popen([sys.executable, "-m", "tests.openai_stub", "--latency", str(latency)],
+                            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "READY":
+        proc.kill()
+        raise RuntimeError("the stub server did not start")
+    return proc, line[1]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the stub in the foreground (for benchmarks): prints ``READY <base_url>`` once listening."""
     import argparse

@@ -6,24 +6,15 @@ import json
 
 import pytest
 
+from tests.cli_helpers import stage_cli
+
 
 @pytest.fixture
 def cli():
     """A Typer app with only the eval commands, and a runner that invokes it."""
-    import typer
-    from typer.testing import CliRunner
-
     from tooldojo.eval.cli import register
 
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """tooldojo (test app)"""
-
-    register(app)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
+    return stage_cli(register)
 
 
 def test_eval_then_compare(cli, eval_run, tiny_model_path):

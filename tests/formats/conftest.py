@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import stage_cli
 from tooldojo.records import GENERATE_RESPONSE, Example, stable_id
 
 DATA = Path(__file__).parent / "data"
@@ -82,20 +83,9 @@ def run_dir(tmp_path, examples) -> Path:
 @pytest.fixture
 def cli():
     """A Typer app with only this area's commands, and a runner that invokes it."""
-    import typer
-    from typer.testing import CliRunner
-
     from tooldojo.formats.cli import register
 
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """tooldojo (test app)"""
-
-    register(app)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
+    return stage_cli(register)
 
 
 @pytest.fixture
