@@ -14,19 +14,8 @@ _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
-def normalize(text: str, *, lowercase: bool = True, strip_punctuation: bool = True) -> str:
-    """NFKC, optional case folding and punctuation removal, whitespace collapsed."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    if lowercase:
-        text = text.casefold()
-    if strip_punctuation:
-        text = _PUNCT.sub(" ", text)
-    return " ".join(text.split())
-
-
 def tokens(text: str, *, lowercase: bool = True, strip_punctuation: bool = True) -> list[str]:
-    """The words of :func:`normalize`'s output (without joining them back)."""
+    """The words of ``text`` after NFKC, optional case folding and punctuation removal."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     if lowercase:
@@ -34,6 +23,11 @@ def tokens(text: str, *, lowercase: bool = True, strip_punctuation: bool = True)
     if strip_punctuation:
         text = _PUNCT.sub(" ", text)
     return text.split()
+
+
+def normalize(text: str, *, lowercase: bool = True, strip_punctuation: bool = True) -> str:
+    """:func:`tokens` joined by single spaces."""
+    return " ".join(tokens(text, lowercase=lowercase, strip_punctuation=strip_punctuation))
 
 
 def name_words(name: str) -> str:
