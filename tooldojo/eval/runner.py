@@ -164,6 +164,40 @@ def read_partial(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
+def resume_partial(partial: Path, stamp: str, *, force: bool = False) -> dict[str, dict[str, Any]]:
+    """The finished outputs in ``partial`` when it was written for ``stamp`` (what the outputs depend on);
+    otherwise (or with ``force``) start it afresh, its first line the stamp."""
+    previous = read_partial(partial)
+    if force or previous.pop("__stamp__", {}).get("stamp") != stamp:
+        previous = {}
+        partial.unlink(missing_ok=True)
+    if not partial.exists():
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"key": "__stamp__", "stamp": stamp}) + "\n", encoding="utf-8")
+    return previous
+
+
+def generate_missing(config: EvalConfig, run_dir: Path, seed: int, generator: Generator | None,
+                     items: list[Any], *, partial: Path, previous: dict[str, dict[str, Any]], description: str,
+                     ) -> tuple[dict[str, dict[str, Any]], float, Generator | None]:
+    """Outputs for every item: ``previous`` plus what is generated now, by ``generator`` or, only when an item
+    is missing, one made from ``config`` (closed afterwards). Returns (outputs by key, generation seconds, the
+    generator used or ``None``); requests that still fail after retries raise :class:`EndpointError`."""
+    own = generator is None and any(it.key not in previous for it in items)
+    gen = make_generator(config, run_dir, seed) if own else generator
+    try:
+        done, failed, seconds = generate_all(gen, items, partial=partial, done=previous,
+                                             description=description) if gen else (previous, [], 0.0)
+    finally:
+        if own and gen is not None:
+            gen.close()
+    if failed:
+        raise EndpointError(f"{len(failed)} requests still failed after retries (last: {failed[-1].error})",
+                            field="eval.base_url",
+                            fix="rerun the same command to retry them; finished outputs are kept")
+    return done, seconds, gen
+
+
 def example_record(item: EvalItem, out: dict[str, Any]) -> dict[str, Any]:
     """One ``examples.jsonl`` row: the prompt, raw output, parsed answer and verdict."""
     from tooldojo.eval.scoring import candidate_names, parse_result, score
@@ -243,29 +277,13 @@ def run_eval(config: EvalConfig, run_dir: Path, *, seed: int = 0, force: bool = 
                         call_format=config.call_format)
     partial = out_dir / PARTIAL
     # outputs depend on what is generated and how, not on batch size, concurrency or report options
-    stamp = {"stamp": config_hash({"config": config.model_dump(mode="json", exclude=SPEED_ONLY), "inputs": inputs})}
-    previous = read_partial(partial)
-    if force or previous.pop("__stamp__", {}).get("stamp") != stamp["stamp"]:
-        previous = {}
-        partial.unlink(missing_ok=True)
-    if not partial.exists():
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps({"key": "__stamp__", **stamp}) + "\n", encoding="utf-8")
+    stamp = config_hash({"config": config.model_dump(mode="json", exclude=SPEED_ONLY), "inputs": inputs})
+    previous = resume_partial(partial, stamp, force=force)
     n_resumed = sum(1 for it in items if it.key in previous)
 
     with st:
-        own = generator is None and any(it.key not in previous for it in items)
-        gen = make_generator(config, run_dir, seed) if own else generator
-        try:
-            done, failed, seconds = generate_all(gen, items, partial=partial, done=previous,
-                                                 description=f"eval {name}") if gen else (previous, [], 0.0)
-        finally:
-            if own and gen is not None:
-                gen.close()
-        if failed:
-            raise EndpointError(f"{len(failed)} requests still failed after retries (last: {failed[-1].error})",
-                                field="eval.base_url",
-                                fix="rerun the same command to retry them; finished outputs are kept")
+        done, seconds, gen = generate_missing(config, run_dir, seed, generator, items, partial=partial,
+                                              previous=previous, description=f"eval {name}")
         records = [example_record(it, done[it.key]) for it in items]
         metrics = compute_metrics(records, list(config.tasks))
         n_generated = len(items) - n_resumed

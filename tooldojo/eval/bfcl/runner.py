@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.eval.config import BFCL_DEFAULT_CATEGORIES, EvalConfig
-from tooldojo.eval.generation import EndpointError, Generator, GenRequest
+from tooldojo.eval.generation import Generator, GenRequest
 from tooldojo.records import GENERATE_RESPONSE, GENERATE_RESPONSE_TOOL
 from tooldojo.runs import Manifest, StageRun, read_manifest
 from tooldojo.toolcalls import Parsed
@@ -137,9 +137,8 @@ def run_bfcl(config: EvalConfig, run_dir: Path, *, seed: int = 0, force: bool = 
         PARTIAL,
         SPEED_ONLY,
         describe_target,
-        generate_all,
-        make_generator,
-        read_partial,
+        generate_missing,
+        resume_partial,
     )
     from tooldojo.eval.scoring import parse_result
     from tooldojo.runs import config_hash, write_json, write_jsonl
@@ -167,27 +166,12 @@ def run_bfcl(config: EvalConfig, run_dir: Path, *, seed: int = 0, force: bool = 
     partial = out_dir / PARTIAL
     gen_cfg = {k: v for k, v in bfcl_cfg["generation"].items() if k not in SPEED_ONLY}
     stamp = config_hash({"config": {**bfcl_cfg, "generation": gen_cfg}, "inputs": inputs})
-    previous = read_partial(partial)
-    if force or previous.pop("__stamp__", {}).get("stamp") != stamp:
-        previous = {}
-        partial.unlink(missing_ok=True)
-    if not partial.exists():
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps({"key": "__stamp__", "stamp": stamp}) + "\n", encoding="utf-8")
+    previous = resume_partial(partial, stamp, force=force)
     n_resumed = sum(1 for it in items if it.key in previous)
 
     with st:
-        own = generator is None and any(it.key not in previous for it in items)
-        gen = make_generator(config, run_dir, seed) if own else generator
-        try:
-            done, failed, seconds = generate_all(gen, items, partial=partial, done=previous,  # type: ignore[arg-type]
-                                                 description=f"bfcl {name}") if gen else (previous, [], 0.0)
-        finally:
-            if own and gen is not None:
-                gen.close()
-        if failed:
-            raise EndpointError(f"{len(failed)} requests still failed after retries (last: {failed[-1].error})",
-                                field="eval.base_url", fix="rerun the same command to retry them; finished outputs are kept")
+        done, seconds, gen = generate_missing(config, run_dir, seed, generator, items,  # type: ignore[arg-type]
+                                              partial=partial, previous=previous, description=f"bfcl {name}")
         records, results = [], {}
         for it in items:
             out = done[it.key]
