@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from tooldojo.formats.model import Conversation, RowError
-from tooldojo.formats.parsing import loads_loose, tool_call_blocks, tool_list_in
+from tooldojo.formats.parsing import loads_loose, sharegpt_turns, tool_call_blocks, tool_list_in
 
 _TOOLS = re.compile(r"<tools>(.*?)</tools>", re.S)
 
@@ -37,14 +37,7 @@ def _turns(row: dict[str, Any]) -> list[tuple[str, str]]:
         convs = loads_loose(convs, "conversations")
     if not isinstance(convs, list):
         raise RowError("not a Hermes row: 'conversations' must be a list of turns")
-    turns = []
-    for t in convs:
-        if not isinstance(t, dict):
-            raise RowError("conversation turns must be objects")
-        role = str(t.get("from", t.get("role", ""))).lower()
-        value = t.get("value", t.get("content"))
-        turns.append((role, value if isinstance(value, str) else ""))
-    return turns
+    return sharegpt_turns(convs)
 
 
 def _tools(system: str, row: dict[str, Any]) -> list[Any]:

@@ -37,6 +37,19 @@ def loads_loose(text: str, what: str = "value") -> Any:
     raise RowError(f"unreadable {what}: {_clip(text)}")
 
 
+def sharegpt_turns(turns: list[Any]) -> list[tuple[str, str]]:
+    """``(role, text)`` of ShareGPT-style turns (``from``/``value`` or ``role``/``content``); a turn that is not
+    an object is a :class:`RowError`, a non-text value reads as ``""``."""
+    out = []
+    for t in turns:
+        if not isinstance(t, dict):
+            raise RowError("conversation turns must be objects")
+        role = str(t.get("from", t.get("role", ""))).lower()
+        value = t.get("value", t.get("content"))
+        out.append((role, value if isinstance(value, str) else ""))
+    return out
+
+
 def json_values(text: str) -> list[tuple[Any, int, int]]:
     """Every top-level JSON object or array found in ``text``: (value, start, end), left to right."""
     decoder = json.JSONDecoder()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tooldojo.formats.model import Conversation, RowError
-from tooldojo.formats.parsing import python_calls, tool_list_in
+from tooldojo.formats.parsing import python_calls, sharegpt_turns, tool_list_in
 
 
 def matches(row: dict[str, Any]) -> bool:
@@ -20,14 +20,7 @@ def matches(row: dict[str, Any]) -> bool:
 
 
 def _turns(row: dict[str, Any]) -> list[tuple[str, str]]:
-    turns = []
-    for t in row.get("conversations") or []:
-        if not isinstance(t, dict):
-            raise RowError("conversation turns must be objects")
-        role = str(t.get("from", t.get("role", ""))).lower()
-        value = t.get("value", t.get("content"))
-        turns.append((role, value if isinstance(value, str) else ""))
-    return turns
+    return sharegpt_turns(row.get("conversations") or [])
 
 
 def read(row: dict[str, Any]) -> Conversation:
