@@ -9,16 +9,19 @@ turns it into a plain, ready-to-load model folder.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import inspect
 import json
+import os
 import shutil
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import ConfigError
-from tooldojo.models import cuda_available, ensure_chat_template
+from tooldojo.models import cache_dir, cuda_available, ensure_chat_template
 from tooldojo.train.config import LoraConfig, TrainConfig
 
 ADAPTER_DIR = "adapter"
@@ -41,6 +44,10 @@ class Backend:
     lora: bool
     autocast_bf16: bool = False
     """Mixed precision: float32 weights, bfloat16 compute (``auto`` on CPUs with native bfloat16)."""
+    compile: CompileChoice | None = None
+    """Unsloth only: whether its torch.compile is on, and why."""
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about the choice (e.g. ``auto`` fell back from a broken Unsloth)."""
 
     @property
     def torch_dtype(self) -> Any:
@@ -51,7 +58,9 @@ class Backend:
     def describe(self) -> str:
         quant = "4-bit QLoRA" if self.load_in_4bit else ("LoRA" if self.lora else "full fine-tune")
         dtype = f"{self.dtype} + bf16 autocast" if self.autocast_bf16 else self.dtype
-        return f"{self.name} on {self.device} ({dtype}, {quant}{', grad. checkpointing' if self.gradient_checkpointing else ''})"
+        compiled = "" if self.compile is None else f", compile {'on' if self.compile.enabled else 'off'}"
+        return (f"{self.name} on {self.device} ({dtype}, {quant}"
+                f"{', grad. checkpointing' if self.gradient_checkpointing else ''}{compiled})")
 
 
 def cpu_bf16_supported() -> bool:
@@ -65,12 +74,111 @@ def cpu_bf16_supported() -> bool:
 
 
 def unsloth_available() -> bool:
-    """True if ``unsloth`` can be imported (only meaningful with CUDA)."""
+    """True if ``unsloth`` is installed (whether it imports is only known by importing it: :func:`import_unsloth`)."""
     return importlib.util.find_spec("unsloth") is not None
 
 
-def resolve_backend(cfg: TrainConfig) -> Backend:
-    """The backend a run uses: Unsloth when asked for or (``auto``) on CUDA with ``unsloth`` installed."""
+def import_unsloth() -> str | None:
+    """Import Unsloth (it must come before transformers/TRL/PEFT to patch them); ``None``, or why it failed."""
+    try:
+        importlib.import_module("unsloth")
+    except Exception as err:  # Unsloth raises anything from ImportError to NotImplementedError on a bad setup
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return f"{type(err).__name__}: {first}"[:300]
+    return None
+
+
+# ------------------------------------------------------------------------------------------ compile choice
+# Unsloth compiles each decoder block as one torch.compile region (unsloth/models/_block_compile.py), its
+# fused cross-entropy and GRPO's loss functions. The first step of a phase pays that compile; later steps
+# are faster. Defaults below are Unsloth 2026.10's own figures (unsloth/utils/padding_choice.py): the block
+# compile costs about 25 s in 16 bit and 100 s in 4 bit, and saves about 0.04 s of host time per micro
+# batch where it wins; it is chosen when the saving repays twice the cost. ``bench.gpu_check`` measures both
+# on a GPU and writes them to ``$TOOLDOJO_CACHE/unsloth_compile.json``, which replaces the defaults for the
+# same GPU, torch and Unsloth.
+COMPILE_FILE = "unsloth_compile.json"
+COMPILE_COST_S = {"16bit": 25.0, "4bit": 100.0}
+SAVED_S_PER_STEP = {"16bit": 0.04, "4bit": 0.04}
+REPAY_FACTOR = 2.0
+COMPILE_ENV = {True: {"UNSLOTH_COMPILE_DISABLE": "0", "UNSLOTH_BLOCK_COMPILE": "1"},
+               False: {"UNSLOTH_COMPILE_DISABLE": "1", "UNSLOTH_BLOCK_COMPILE": "0"}}
+"""Unsloth's switches: ``UNSLOTH_COMPILE_DISABLE`` (read when unsloth_zoo is imported: the block compile,
+the compiled modeling code, the fused loss and GRPO's losses; the rewritten code still runs, eagerly) and
+``UNSLOTH_BLOCK_COMPILE`` (read at every block call: the per-block regions alone)."""
+
+
+@dataclass
+class CompileChoice:
+    """Whether Unsloth's torch.compile is on for a run, why, and the environment that says so to Unsloth."""
+
+    enabled: bool
+    reason: str
+    env: dict[str, str]
+
+
+def compile_key() -> dict[str, str]:
+    """What a measured compile cost is valid for: the GPU, torch and Unsloth versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    try:
+        unsloth = version("unsloth")
+    except PackageNotFoundError:
+        unsloth = "none"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return {"gpu": gpu, "torch": torch.__version__, "unsloth": unsloth}
+
+
+def measured_compile_costs(path: Path | None = None) -> dict[str, Any] | None:
+    """The compile cost and per-step saving ``bench.gpu_check`` measured on this machine, when they were
+    measured with this GPU, torch and Unsloth (else ``None``)."""
+    path = path or cache_dir() / COMPILE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if record.get("key") == compile_key() else None
+
+
+def decide_compile(setting: str, *, steps: int | None, phases: int, four_bit: bool,
+                   measured: dict[str, Any] | None = None) -> CompileChoice:
+    """``train.compile`` for a run of ``steps`` optimizer micro-steps over ``phases`` phases (each loads the
+    model afresh and pays the compile once): ``auto`` turns it on iff the steps' saving repays
+    ``REPAY_FACTOR`` × the compile time, from ``measured`` figures (:func:`measured_compile_costs`) when
+    given, else Unsloth's estimates."""
+    if setting in ("on", "off"):
+        on = setting == "on"
+        return CompileChoice(on, f"train.compile={setting}", COMPILE_ENV[on])
+    if steps is None:
+        return CompileChoice(True, "planned steps unknown: Unsloth's default (compile on)", COMPILE_ENV[True])
+    kind = "4bit" if four_bit else "16bit"
+    source = "measured by bench.gpu_check" if measured else "Unsloth's estimate"
+    figures = measured or {}
+    cost = float(figures.get("compile_s", {}).get(kind, COMPILE_COST_S[kind])) * max(phases, 1)
+    saved = float(figures.get("saved_s_per_step", {}).get(kind, SAVED_S_PER_STEP[kind])) * steps
+    on = saved >= REPAY_FACTOR * cost
+    why = (f"{steps} steps save ~{max(saved, 0):.0f}s {'≥' if on else '<'} {REPAY_FACTOR:g} × {cost:.0f}s of "
+           f"compile over {max(phases, 1)} phase(s), {kind} ({source})")
+    return CompileChoice(on, f"auto: {why}", COMPILE_ENV[on])
+
+
+def apply_compile_env(choice: CompileChoice) -> str | None:
+    """Set Unsloth's switches in this process's environment (before ``import unsloth``); a note when
+    unsloth_zoo was already imported with the other setting (then only the per-block compile follows)."""
+    os.environ.update(choice.env)
+    common = sys.modules.get("unsloth_zoo.temporary_patches.common")
+    frozen = getattr(common, "UNSLOTH_COMPILE_DISABLE", None)
+    if frozen is not None and bool(frozen) == choice.enabled:
+        return (f"unsloth was imported earlier in this process with compile {'off' if frozen else 'on'}: only "
+                "the per-block compile follows train.compile (run in a fresh process for the rest)")
+    return None
+
+
+def resolve_backend(cfg: TrainConfig, *, planned_steps: int | None = None, phases: int = 1) -> Backend:
+    """The backend a run uses: Unsloth when asked for or (``auto``) on CUDA when ``unsloth`` imports.
+
+    ``planned_steps`` (optimizer micro-steps of the whole run) and ``phases`` decide ``train.compile: auto``."""
     cuda = cuda_available()
     if cfg.backend == "unsloth":
         if not cuda:
@@ -80,8 +188,19 @@ def resolve_backend(cfg: TrainConfig) -> Backend:
             raise ConfigError("unsloth is not installed", field="train.backend",
                               fix="pip install 'tooldojo[gpu]', or set train.backend=hf")
     name = "unsloth" if cfg.backend == "unsloth" or (cfg.backend == "auto" and cuda and unsloth_available()) else "hf"
+    choice, notes = None, []
     if name == "unsloth":
-        import unsloth  # noqa: F401  (must come before transformers/trl/peft to patch them)
+        four_bit_planned = cfg.lora.enabled if cfg.lora.load_in_4bit is None else cfg.lora.load_in_4bit
+        choice = decide_compile(cfg.compile, steps=planned_steps, phases=phases, four_bit=four_bit_planned,
+                                measured=measured_compile_costs())
+        notes += [n for n in [apply_compile_env(choice)] if n]
+        error = import_unsloth()
+        if error and cfg.backend == "unsloth":
+            raise ConfigError(f"unsloth does not import ({error})", field="train.backend",
+                              fix="reinstall a matching unsloth/unsloth_zoo ('tooldojo[gpu]'), or set train.backend=hf")
+        if error:
+            notes.append(f"unsloth does not import ({error}); training with transformers + PEFT instead")
+            name, choice = "hf", None
     autocast = False
     if cfg.dtype != "auto":
         dtype = cfg.dtype
@@ -106,7 +225,7 @@ def resolve_backend(cfg: TrainConfig) -> Backend:
                           fix="pip install bitsandbytes, or set train.lora.load_in_4bit=false")
     gc = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else cuda
     return Backend(name=name, device="cuda" if cuda else "cpu", dtype=dtype, load_in_4bit=bool(four_bit),
-                   gradient_checkpointing=gc, lora=lora, autocast_bf16=autocast)
+                   gradient_checkpointing=gc, lora=lora, autocast_bf16=autocast, compile=choice, notes=notes)
 
 
 def _call_with_supported(fn: Any, **kwargs: Any) -> Any:

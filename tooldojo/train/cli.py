@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         preset: PresetOpt = None,
         model: Annotated[str | None, typer.Option("--model", "-m", help="Hub id or folder; `tiny`; default Gemma-3-270M base (offline).")] = None,
         backend: Annotated[str | None, typer.Option("--backend", help="`auto` (Unsloth on CUDA if installed), `unsloth` or `hf`.")] = None,
+        compile_: Annotated[str | None, typer.Option("--compile", help="Unsloth's torch.compile: `auto` (when the planned steps repay it), `on` or `off`.")] = None,
         phases: Annotated[str | None, typer.Option("--phases", help="Run only these phases now, e.g. `stage2,rl` (default: every enabled one).")] = None,
         no_stage1: Annotated[bool, typer.Option("--no-stage1", help="Ablation: skip the ranking stage; stage 2 starts from the base model.")] = False,
         no_rl: Annotated[bool, typer.Option("--no-rl", help="Leave out RL (two-stage SFT only).")] = False,
@@ -72,7 +73,7 @@ def register(app: typer.Typer) -> None:
         from tooldojo.errors import ConfigError
 
         extra = drop_none({"train": {
-            "model": model, "backend": backend, "call_format": call_format,
+            "model": model, "backend": backend, "compile": compile_, "call_format": call_format,
             "lora": {"enabled": False if full else None, "load_in_4bit": four_bit},
             "stage1": {"enabled": False if no_stage1 else None, "max_steps": stage1_steps,
                        "max_examples": max_examples, "max_length": max_length},

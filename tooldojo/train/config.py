@@ -90,6 +90,10 @@ class TrainConfig(BaseModel):
     2-layer Gemma-3 with the real tokenizer (tests and ``--quick``)."""
     backend: Literal["auto", "unsloth", "hf"] = "auto"
     """``auto`` = Unsloth when CUDA is available and ``unsloth`` imports, else transformers + PEFT + TRL."""
+    compile: Literal["auto", "on", "off"] = "auto"
+    """Unsloth backend only: torch.compile of each decoder block, the fused loss and GRPO's loss functions.
+    ``auto`` = on when the run's planned optimizer steps repay the compile time (measured by
+    ``bench.gpu_check`` on this machine, else Unsloth's own estimate); see docs/training.md."""
     call_format: Literal["json", "python"] = "json"
     lora: LoraConfig = Field(default_factory=LoraConfig)
     stage1: SFTStageConfig = Field(default_factory=SFTStageConfig)

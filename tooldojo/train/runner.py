@@ -64,6 +64,28 @@ def plan(cfg: TrainConfig) -> list[PhasePlan]:
     return out
 
 
+def planned_steps(cfg: TrainConfig, dataset_dir: Path, phases: Sequence[Phase]) -> int | None:
+    """Optimizer micro-steps that ``phases`` will take, from the config and the split's row counts (Parquet
+    metadata only: nothing is loaded); ``None`` when a row count is unknown. An upper bound: rows longer than
+    ``max_length`` are left out later."""
+    import math
+
+    import pyarrow.parquet as pq
+
+    total = 0
+    for phase in phases:
+        st = getattr(cfg, phase)
+        if phase == "rl" or st.max_steps > 0:
+            total += st.max_steps * (1 if phase == "rl" else st.grad_accum)
+            continue
+        try:
+            rows = pq.read_metadata(Path(dataset_dir) / TASKS[phase] / "train.parquet").num_rows
+        except OSError:
+            return None
+        total += math.ceil(st.epochs * math.ceil(min(rows, st.max_examples or rows) / st.batch_size))
+    return total
+
+
 def phase_hash(cfg: TrainConfig, phase: Phase, *, seed: int, data_fp: str, upstream: str | None) -> str:
     """What a phase's result depends on: model, LoRA, format, the phase's settings, seed, data, its start."""
     return config_hash({"model": cfg.model, "lora": cfg.lora.model_dump(mode="json"), "call_format": cfg.call_format,
@@ -111,14 +133,20 @@ def run_train(config: TrainConfig, run_dir: Path, *, seed: int = 0, force: bool 
     from tooldojo.train.backends import phase_output, resolve_backend
 
     console = _console()
-    backend = resolve_backend(config)
+    todo = [s.phase for s in steps if s.phase in wanted]
+    backend = resolve_backend(config, planned_steps=planned_steps(config, run_dir / "split" / "dataset", todo),
+                              phases=len(todo))
     base = resolve_model(config.model)
     console.print(f"train: {base} — {backend.describe()}")
+    for note in backend.notes:
+        console.print(f"[yellow]warning: {note}[/yellow]")
     from tooldojo.models import load_tokenizer
 
     tokenizer = load_tokenizer(base)
     with run as st:
         st.stats["backend"] = backend.describe()
+        if backend.compile is not None:
+            st.stats["compile"] = backend.compile.reason
         st.stats["base_model"] = config.model or "gemma-3-270m"
         st.stats["recipe"] = [f"{s.phase}<-{s.start}" for s in steps]
         st.stats["phases"] = {}
