@@ -60,9 +60,11 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_section(name: str, title: str, body: str, *, doc: Path = DOC) -> str:
-    """Replace (or add) benchmark section ``name`` in docs/benchmarks.md; print and return it."""
-    section = (f"<!-- bench:{name} -->\n## {title}\n\n*Measured on {date.today().isoformat()}: {machine()}.*\n\n"
+def write_section(name: str, title: str, body: str, *, doc: Path = DOC, measured: str | None = None) -> str:
+    """Replace (or add) benchmark section ``name`` in docs/benchmarks.md; print and return it. ``measured``
+    replaces the "date: this machine" line (results measured elsewhere, e.g. on a lent GPU)."""
+    measured = measured or f"{date.today().isoformat()}: {machine()}"
+    section = (f"<!-- bench:{name} -->\n## {title}\n\n*Measured on {measured}.*\n\n"
                f"{body.strip()}\n<!-- /bench:{name} -->")
     print(section)
     text = doc.read_text(encoding="utf-8") if doc.exists() else HEADER

@@ -14,7 +14,11 @@ must never share a process with it), with the same model, data, LoRA settings, b
   estimate for it.
 
 Models: ``gemma-3-270m`` (the offline package's real weights), ``tiny``, and random-init shapes
-``gemma-3-1b`` (1.0B, the Gemma tokenizer; valid for speed and memory, not quality), or any model spec.
+``gemma-3-270m-random`` and ``gemma-3-1b`` (the Gemma tokenizer; valid for speed and memory, not quality, and
+all a fresh GPU machine can build), or any model spec.
+
+Unsloth rows also report ``compile_s``: the first step's time beyond a steady step (torch.compile and
+warm-up), kept apart from the steady step time; ``--compile on|off`` sets ``train.compile``.
 
 On the lent GPU (needs ``tooldojo[gpu]``)::
 
@@ -29,9 +33,11 @@ CPU smoke run (the TRL+PEFT half only)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +49,9 @@ from bench._report import table, write_section
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "BENCH_RESULT "
 SHAPES: dict[str, dict[str, Any]] = {
+    "gemma-3-270m-random": {"hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18,
+                            "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256,
+                            "sliding_window": 512, "query_pre_attn_scalar": 256, "max_position_embeddings": 32768},
     "gemma-3-1b": {"hidden_size": 1152, "intermediate_size": 6912, "num_hidden_layers": 26,
                    "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256, "sliding_window": 512,
                    "query_pre_attn_scalar": 256, "max_position_embeddings": 32768},
@@ -181,10 +190,31 @@ def _setup(job: dict[str, Any]) -> tuple[Any, Any, Any]:
     from tooldojo.train.backends import resolve_backend
 
     cfg = TrainConfig.model_validate({"model": job["model"], "backend": job["backend"],
-                                      "gradient_checkpointing": job["gc"],
+                                      "compile": job.get("compile") or "auto", "gradient_checkpointing": job["gc"],
                                       "lora": {"load_in_4bit": job["four_bit"], "r": 16}})
-    backend = resolve_backend(cfg)  # imports unsloth first when it is the backend
+    t0 = time.perf_counter()
+    backend = resolve_backend(cfg)  # imports unsloth first when it is the backend (once per process)
+    job["backend_s"] = round(time.perf_counter() - t0, 2)
     return cfg, backend, model_path(job["model"])
+
+
+def _allocated(cuda: bool) -> int:
+    if not cuda:
+        return 0
+    import gc
+
+    import torch
+
+    gc.collect()  # the previous job's trainer and model, when several jobs share a process
+    torch.cuda.empty_cache()
+    return int(torch.cuda.memory_allocated())
+
+
+def _timing(times: list[float]) -> dict[str, float]:
+    """Steady seconds per step (the steps after the first) and the first step's excess over it (compile and
+    warm-up), reported apart."""
+    steady = sum(times[1:]) / len(times[1:])
+    return {"seconds_per_step": steady, "first_step_s": times[0], "compile_s": max(0.0, times[0] - steady)}
 
 
 def worker_sft(job: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +230,7 @@ def worker_sft(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("memory_fraction"):
         torch.cuda.set_per_process_memory_fraction(job["memory_fraction"], 0)
     steps, batch, seq = job["steps"], job["batch"], job["seq_len"]
+    start = _allocated(cuda)
     with quiet_libraries():
         t0 = time.perf_counter()
         model, tok = load_for_training(backend, path, init_from=None, lora=cfg.lora, max_seq_length=seq, seed=0)
@@ -214,10 +245,11 @@ def worker_sft(job: dict[str, Any]) -> dict[str, Any]:
         _reset_peak(cuda)
         with compact_loss_on_cpu(backend):
             trainer.train()
-    timed = timer.times[1:]  # the first step warms up kernels and caches
-    return {"seconds_per_step": sum(timed) / len(timed), "tokens_per_s": batch * seq * len(timed) / sum(timed),
-            "peak_gib": _peak_bytes(cuda) / 2**30, "load_s": load_s, "setup": backend.describe(),
-            "loss": [round(h["loss"], 3) for h in trainer.state.log_history if "loss" in h][-1]}
+    timing = _timing(timer.times)  # the first step compiles and warms up kernels and caches
+    return timing | {"tokens_per_s": batch * seq / timing["seconds_per_step"],
+                     "peak_gib": (_peak_bytes(cuda) - start) / 2**30, "load_s": load_s,
+                     "backend_s": job["backend_s"], "setup": backend.describe(),
+                     "loss": [round(h["loss"], 3) for h in trainer.state.log_history if "loss" in h][-1]}
 
 
 def worker_grpo(job: dict[str, Any]) -> dict[str, Any]:
@@ -232,6 +264,7 @@ def worker_grpo(job: dict[str, Any]) -> dict[str, Any]:
 
     cuda = backend.device == "cuda"
     steps, gens, comp = job["steps"], job["generations"], job["completion"]
+    start = _allocated(cuda)
     with quiet_libraries():
         model, tok = load_for_training(backend, path, init_from=None, lora=cfg.lora, max_seq_length=2048 + comp,
                                        seed=0)
@@ -248,57 +281,60 @@ def worker_grpo(job: dict[str, Any]) -> dict[str, Any]:
         _reset_peak(cuda)
         with compact_loss_on_cpu(backend):
             trainer.train()
-    timed = timer.times[1:]
     lengths = [h["completions/mean_length"] for h in trainer.state.log_history if "completions/mean_length" in h]
-    return {"seconds_per_step": sum(timed) / len(timed), "peak_gib": _peak_bytes(cuda) / 2**30,
-            "mean_completion": sum(lengths) / len(lengths), "prompt_tokens": round(data.mean_tokens),
-            "setup": backend.describe()}
+    return _timing(timer.times) | {"peak_gib": (_peak_bytes(cuda) - start) / 2**30,
+                                   "mean_completion": sum(lengths) / len(lengths),
+                                   "prompt_tokens": round(data.mean_tokens), "backend_s": job["backend_s"],
+                                   "setup": backend.describe()}
 
 
 def worker_fit(job: dict[str, Any]) -> dict[str, Any]:
-    """The longest sequence (batch 1) whose SFT step fits each memory budget, ascending until OOM."""
+    """Peak memory of an SFT step (batch 1) at each length, ascending, on one model load, next to tooldojo's
+    estimate; from them the longest length that fits each budget. Measured = the allocator's reserved peak plus
+    the CUDA context the estimate also counts (on CPU: the process's peak RSS)."""
     cfg, backend, path = _setup(job)
     import torch
     from trl import SFTConfig, SFTTrainer
 
     from tooldojo.train.backends import load_for_training
-    from tooldojo.train.memory import Workload, estimate, model_shape
-    from tooldojo.train.phases import _common_args, make_args, quiet_libraries
+    from tooldojo.train.memory import CUDA_CONTEXT, Workload, estimate, model_shape
+    from tooldojo.train.phases import _common_args, compact_loss_on_cpu, make_args, quiet_libraries
     from tooldojo.train.runner import memory_settings
 
-    total = torch.cuda.get_device_properties(0).total_memory
+    cuda = backend.device == "cuda"
+    lengths, budgets = job.get("lengths") or [512, 1024, 2048, 4096, 8192], job["budgets"]
     shape = model_shape(path)
-    out = {}
-    for budget in job["budgets"]:
-        torch.cuda.set_per_process_memory_fraction(min(1.0, budget * 2**30 / total), 0)
-        best, est_best = 0, 0
-        for seq in (512, 1024, 2048, 4096, 8192):
-            model = None
+    rows: list[dict[str, Any]] = []
+    with quiet_libraries():
+        model, tok = load_for_training(backend, path, init_from=None, lora=cfg.lora, max_seq_length=max(lengths),
+                                       seed=0)
+        for seq in lengths:
+            est = estimate(shape, Workload("sft", 1, seq, min(COMPLETION, seq // 2)), **memory_settings(cfg, backend))
+            row: dict[str, Any] = {"seq_len": seq, "estimated_gib": est.total / 2**30}
+            rows.append(row)
+            args = make_args(SFTConfig, **(_common_args(cfg, backend, Path(job["out"]), 0) | {"save_strategy": "no"}),
+                             per_device_train_batch_size=1, max_steps=2, max_length=seq, completion_only_loss=True)
+            _allocated(cuda)
+            _reset_peak(cuda)
             try:
-                with quiet_libraries():
-                    model, tok = load_for_training(backend, path, init_from=None, lora=cfg.lora,
-                                                   max_seq_length=seq, seed=0)
-                    args = make_args(SFTConfig, **(_common_args(cfg, backend, Path(job["out"]), 0)
-                                                   | {"save_strategy": "no"}),
-                                     per_device_train_batch_size=1, max_steps=2, max_length=seq,
-                                     completion_only_loss=True)
+                with compact_loss_on_cpu(backend):
                     SFTTrainer(model=model, args=args, train_dataset=sft_rows(2, seq, len(tok)),
                                processing_class=tok).train()
-                best = seq
-            except torch.cuda.OutOfMemoryError:
+            except torch.OutOfMemoryError:
+                row["note"] = "out of memory"
                 break
-            finally:
-                del model
-                import gc
-
-                gc.collect()
-                torch.cuda.empty_cache()
-        for seq in (512, 1024, 2048, 4096, 8192):
-            if estimate(shape, Workload("sft", 1, seq, COMPLETION), **memory_settings(cfg, backend)).total \
-                    <= budget * 2**30:
-                est_best = seq
-        out[str(budget)] = {"measured": best, "estimated": est_best}
-    return {"fit": out, "setup": backend.describe()}
+            if cuda:
+                row["allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                row["measured_gib"] = (torch.cuda.max_memory_reserved() + CUDA_CONTEXT) / 2**30
+            else:
+                row["measured_gib"] = _peak_bytes(cuda) / 2**30
+            row["estimate_ratio"] = row["estimated_gib"] / row["measured_gib"]
+            if row["measured_gib"] > max(budgets):
+                break
+    fit = {str(b): {"measured": max([r["seq_len"] for r in rows if r.get("measured_gib", b + 1) <= b], default=0),
+                    "estimated": max([r["seq_len"] for r in rows if r["estimated_gib"] <= b], default=0)}
+           for b in budgets}
+    return {"fit": fit, "lengths": rows, "backend_s": job["backend_s"], "setup": backend.describe()}
 
 
 WORKERS = {"sft": worker_sft, "grpo": worker_grpo, "fit": worker_fit}
@@ -306,16 +342,35 @@ WORKERS = {"sft": worker_sft, "grpo": worker_grpo, "fit": worker_fit}
 
 # ------------------------------------------------------------------------------------------------ driver
 
+def run_jobs(jobs: list[dict[str, Any]], *, timeout: float = 1800, log: Path | None = None) -> list[dict[str, Any]]:
+    """Run measurements one after another in one fresh Python process, its output streamed to ``log``; one
+    result per job: its numbers, or ``{"error": ...}`` (a timeout keeps the jobs finished before it)."""
+    import tempfile
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    with contextlib.ExitStack() as stack:
+        if log is None:
+            log = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "worker.log"
+        with open(log, "w", encoding="utf-8") as fh:
+            proc = subprocess.Popen([sys.executable, "-m", "bench.bench_train", "--worker", json.dumps(jobs)],
+                                    cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            try:
+                proc.wait(timeout=timeout)
+                ended = f"exit {proc.returncode}"
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                ended = f"timed out after {timeout:.0f}s"
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    done = [json.loads(line[len(MARK):]) for line in lines if line.startswith(MARK)]
+    tail = " / ".join(line.strip() for line in lines[-3:] if line.strip())
+    error = {"error": f"{ended}: {tail}"[:600]}
+    return done + [error] * (len(jobs) - len(done))
+
+
 def run_job(job: dict[str, Any], timeout: int = 1800) -> dict[str, Any]:
     """Run one measurement in a fresh Python process; its result, or ``{"error": ...}``."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_train", "--worker", json.dumps(job)], cwd=ROOT,
-                          capture_output=True, text=True, env=env, timeout=timeout)
-    for line in proc.stdout.splitlines():
-        if line.startswith(MARK):
-            return json.loads(line[len(MARK):])
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-    return {"error": " / ".join(tail) or f"exit {proc.returncode}"}
+    return run_jobs([job], timeout=timeout)[0]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -330,13 +385,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--completion", type=int, default=None, help="GRPO max completion tokens")
     ap.add_argument("--four-bit", action="store_true", help="4-bit QLoRA on both paths (default: 16-bit LoRA)")
     ap.add_argument("--no-gc", action="store_true", help="without gradient checkpointing")
+    ap.add_argument("--compile", choices=["auto", "on", "off"], default=None,
+                    help="train.compile for the Unsloth rows (default auto: on, as the steps are unknown)")
     ap.add_argument("--fit", default="", help="memory budgets in GiB to search, e.g. 8,12,24 (CUDA only)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        job = json.loads(args.worker)
-        print(MARK + json.dumps(WORKERS[job["kind"]](job)), flush=True)
+        jobs = json.loads(args.worker)
+        for job in jobs if isinstance(jobs, list) else [jobs]:
+            try:
+                result = WORKERS[job["kind"]](job)
+            except Exception as err:  # report it and go on with the next job of this process
+                import traceback
+
+                traceback.print_exc()
+                result = {"error": f"{type(err).__name__}: {str(err).strip()[:400]}"}
+            print(MARK + json.dumps(result), flush=True)
         return
 
     import torch
@@ -352,7 +417,7 @@ def main(argv: list[str] | None = None) -> None:
     comp = args.completion or (16 if quick else 128)
     out = Path(os.environ.get("TMPDIR", "/tmp")) / "tooldojo-bench-train"
     common = {"gc": not args.no_gc and (cuda or None), "four_bit": args.four_bit if cuda else False,
-              "out": str(out)}
+              "out": str(out), "compile": args.compile}
 
     sft, grpo = [], []
     for model in models:
@@ -385,48 +450,64 @@ def _fmt(r: dict[str, Any], key: str, digits: int = 2) -> Any:
 
 def render(sft: list[dict], grpo: list[dict], fit: list[dict], *, steps: int, batch: int, seq: int, gens: int,
            comp: int, common: dict[str, Any]) -> str:
+    """Markdown: one row per (model, backend variant), the ratios of every variant to TRL+PEFT (``backend``
+    ``hf``), and the memory fit. Rows are matched by ``model`` and ``backend`` (a variant's label)."""
     quant = "4-bit QLoRA" if common["four_bit"] else "LoRA on unquantized weights"
     lines = [f"Same model, data and settings per row pair: {quant} r=16 on all linear layers, "
              f"gradient checkpointing {'on' if common['gc'] else 'off'}; SFT batch {batch} × {seq} tokens "
              f"(loss on the last {min(COMPLETION, seq // 2)}), {steps} timed steps after one warm-up step; GRPO "
-             f"{gens} rollouts × ≤{comp} tokens per step on catalog scenario prompts. Each row ran in its own "
-             "process. Peak memory: `torch.cuda.max_memory_allocated` on GPU, peak RSS on CPU.", ""]
+             f"{gens} rollouts × ≤{comp} tokens per step on catalog scenario prompts. Each variant ran in its own "
+             "process. Peak memory: `torch.cuda.max_memory_allocated` over the job's own allocations on GPU, peak "
+             "RSS on CPU. *first step +s*: the first step's time beyond a steady step (torch.compile, warm-up).", ""]
+
+    def ok(rows: list[dict], model: str, backend: str) -> dict | None:
+        return next((r for r in rows if r["model"] == model and r["backend"] == backend and "error" not in r), None)
+
     rows = []
     for r in sft:
         row = {"model": r["model"], "backend": r.get("setup", r["backend"]),
                "SFT tokens/s": _fmt(r, "tokens_per_s", 0), "SFT s/step": _fmt(r, "seconds_per_step"),
-               "SFT peak GiB": _fmt(r, "peak_gib")}
+               "SFT first step +s": _fmt(r, "compile_s", 1), "SFT peak GiB": _fmt(r, "peak_gib")}
         g = next((x for x in grpo if x["model"] == r["model"] and x["backend"] == r["backend"]), {})
-        row |= {"GRPO s/step": _fmt(g, "seconds_per_step"), "GRPO peak GiB": _fmt(g, "peak_gib"),
-                "mean completion": _fmt(g, "mean_completion", 1)}
+        row |= {"GRPO s/step": _fmt(g, "seconds_per_step"), "GRPO first step +s": _fmt(g, "compile_s", 1),
+                "GRPO peak GiB": _fmt(g, "peak_gib"), "mean completion": _fmt(g, "mean_completion", 1)}
         if "error" in r or "error" in g:
             row["note"] = (r.get("error") or g.get("error") or "")[:160]
         rows.append(row)
-    lines.append(table(rows))
+    lines.append(table(rows, columns=list(dict.fromkeys(k for row in rows for k in row))))
     ratios = []
     for model in dict.fromkeys(r["model"] for r in sft):
-        u = next((r for r in sft if r["model"] == model and r["backend"] == "unsloth" and "error" not in r), None)
-        h = next((r for r in sft if r["model"] == model and r["backend"] == "hf" and "error" not in r), None)
-        gu = next((r for r in grpo if r["model"] == model and r["backend"] == "unsloth" and "error" not in r), None)
-        gh = next((r for r in grpo if r["model"] == model and r["backend"] == "hf" and "error" not in r), None)
-        if u and h:
-            ratios.append({"model": model, "tokens/s ratio (target ≥ 1.8)": round(u["tokens_per_s"] / h["tokens_per_s"], 2),
-                           "peak memory ratio (target ≤ 0.6)": round(u["peak_gib"] / h["peak_gib"], 2),
-                           "GRPO step time ratio": round(gu["seconds_per_step"] / gh["seconds_per_step"], 2)
-                           if gu and gh else "–"})
+        h, gh = ok(sft, model, "hf"), ok(grpo, model, "hf")
+        for variant in dict.fromkeys(r["backend"] for r in sft if r["model"] == model and r["backend"] != "hf"):
+            u, gu = ok(sft, model, variant), ok(grpo, model, variant)
+            if u and h:
+                ratios.append({"model": model, "variant": variant,
+                               "tokens/s ratio (target ≥ 1.8)": round(u["tokens_per_s"] / h["tokens_per_s"], 2),
+                               "peak memory ratio (target ≤ 0.6)": round(u["peak_gib"] / h["peak_gib"], 2),
+                               "GRPO step time ratio": round(gu["seconds_per_step"] / gh["seconds_per_step"], 2)
+                               if gu and gh else "–"})
     if ratios:
         lines += ["", "Unsloth ÷ TRL+PEFT:", "", table(ratios)]
     if fit:
-        lines += ["", "Longest SFT sequence (batch 1) that fits, measured with `set_per_process_memory_fraction`, "
-                  "and tooldojo's estimate for the same budget:", ""]
-        frows = []
+        lines += ["", "SFT memory (batch 1) by length, measured (reserved peak + 0.5 GiB CUDA context) next to "
+                  "tooldojo's estimate, and the longest length that fits each budget:", ""]
+        lrows, frows = [], []
         for r in fit:
+            label = r.get("setup", r["backend"])
+            lrows += [{"model": r["model"], "backend": label, "tokens": x["seq_len"],
+                       "measured GiB": _fmt(x, "measured_gib") if "measured_gib" in x else x.get("note", "–"),
+                       "estimated GiB": _fmt(x, "estimated_gib"),
+                       "estimate ÷ measured": _fmt(x, "estimate_ratio") if "estimate_ratio" in x else "–"}
+                      for x in r.get("lengths") or []]
             for budget, v in (r.get("fit") or {}).items():
-                frows.append({"model": r["model"], "backend": r.get("setup", r["backend"]), "GiB": budget,
-                              "longest measured": v["measured"] or "< 512", "longest estimated": v["estimated"] or "< 512"})
+                frows.append({"model": r["model"], "backend": label, "GiB": budget,
+                              "longest measured": v["measured"] or "none tried fits",
+                              "longest estimated": v["estimated"] or "none tried fits"})
             if "error" in r:
                 frows.append({"model": r["model"], "backend": r["backend"], "GiB": "–", "longest measured": "error",
                               "longest estimated": r["error"][:120]})
+        if lrows:
+            lines += [table(lrows), ""]
         lines.append(table(frows))
     return "\n".join(lines)
 
