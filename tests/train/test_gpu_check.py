@@ -72,3 +72,26 @@ def test_compile_record_from_both_unsloth_variants():
     assert record["saved_s_per_step"] == {"16bit": 0.1}
     results["parts"]["bench-1b"]["sft"][2] = {"error": "timed out"} | row("unsloth (compile on)", 1, 1)
     assert gpu_check.compile_record(results) is None
+
+
+def test_wrapper_unpacks_the_kit_and_runs_the_check(tmp_path):
+    """bench/gpu_check.sh with a stand-in kit laid out as build-kit.sh packs it (an empty site folder; a
+    tokenizer folder with a placeholder file, which is all the versions part needs): the check then finds the
+    tokenizer in the unpacked cache only."""
+    kit, empty, tok = tmp_path / "kit", tmp_path / "empty", tmp_path / "tok" / "tokenizers" / "gemma-3"
+    for folder in (kit, empty, tok):
+        folder.mkdir(parents=True)
+    (tok / "tokenizer.json").write_text("{}")
+    subprocess.run(["tar", "-cJf", str(kit / "site.tar.xz"), "-C", str(empty), "."], check=True)
+    subprocess.run(["tar", "-cJf", str(kit / "tok.tar.xz"), "-C", str(tmp_path / "tok"), "tokenizers"], check=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KIT": str(kit), "UNPACK": str(tmp_path / "unpacked"),
+           "OUT": str(tmp_path / "out"), "PYTHON": sys.executable}
+    proc = subprocess.run(["bash", "bench/gpu_check.sh", "--dry-run", "--parts", "versions"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "unpacked" / "cache" / "tokenizers" / "gemma-3" / "tokenizer.json").exists()
+    results = json.loads((tmp_path / "out" / "gpu-check" / "results.json").read_text())
+    assert results["parts"]["versions"]["status"] == "ok" and results["budget_s"] <= 470
+    missing = subprocess.run(["bash", "bench/gpu_check.sh"], cwd=ROOT, env=env | {"KIT": str(empty)},
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "build-kit.sh" in missing.stderr
