@@ -342,30 +342,42 @@ WORKERS = {"sft": worker_sft, "grpo": worker_grpo, "fit": worker_fit}
 
 # ------------------------------------------------------------------------------------------------ driver
 
+def run_logged(cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``cmd`` from the repository root in its own process group, stdout and stderr streamed to ``log``;
+    the group is killed on timeout."""
+    t0 = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
+        try:
+            rc, timed_out = proc.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            rc, timed_out = proc.wait(), True
+    return {"rc": rc, "timed_out": timed_out, "seconds": round(time.perf_counter() - t0, 1), "log": log.name}
+
+
+def marked(log: Path) -> list[dict[str, Any]]:
+    """The results a worker printed (``BENCH_RESULT {json}`` lines) into ``log``."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [json.loads(line[len(MARK):]) for line in lines if line.startswith(MARK)]
+
+
 def run_jobs(jobs: list[dict[str, Any]], *, timeout: float = 1800, log: Path | None = None) -> list[dict[str, Any]]:
     """Run measurements one after another in one fresh Python process, its output streamed to ``log``; one
     result per job: its numbers, or ``{"error": ...}`` (a timeout keeps the jobs finished before it)."""
     import tempfile
 
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
     with contextlib.ExitStack() as stack:
         if log is None:
             log = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "worker.log"
-        with open(log, "w", encoding="utf-8") as fh:
-            proc = subprocess.Popen([sys.executable, "-m", "bench.bench_train", "--worker", json.dumps(jobs)],
-                                    cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-                ended = f"exit {proc.returncode}"
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                ended = f"timed out after {timeout:.0f}s"
+        res = run_logged([sys.executable, "-m", "bench.bench_train", "--worker", json.dumps(jobs)], log, timeout,
+                         env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+        done = marked(log)
         lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    done = [json.loads(line[len(MARK):]) for line in lines if line.startswith(MARK)]
+    ended = f"timed out after {timeout:.0f}s" if res["timed_out"] else f"exit {res['rc']}"
     tail = " / ".join(line.strip() for line in lines[-3:] if line.strip())
-    error = {"error": f"{ended}: {tail}"[:600]}
-    return done + [error] * (len(jobs) - len(done))
+    return done + [{"error": f"{ended}: {tail}"[:600]}] * (len(jobs) - len(done))
 
 
 def run_job(job: dict[str, Any], timeout: int = 1800) -> dict[str, Any]:

@@ -32,7 +32,6 @@ import importlib.util
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.bench_train import MARK, ROOT, render, run_jobs
+from bench.bench_train import MARK, ROOT, marked, render, run_jobs, run_logged
 
 PARTS = ("versions", "pytest", "bench-1b", "bench-270m")
 DRY_RUN_PARTS = ("versions", "pytest", "bench-1b")
@@ -63,21 +62,6 @@ def plan(dry_run: bool) -> dict[str, Any]:
                          ("unsloth (compile on)", "unsloth", "on")],
             "sft": {"steps": 5, "batch": 8, "seq_len": 1024}, "grpo": {"steps": 1, "generations": 8, "completion": 128},
             "fit_lengths": [512, 1024, 2048, 4096, 8192], "pytest_timeout": 180, "process_timeout": 240}
-
-
-def run_logged(cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``cmd`` in its own process group, stdout and stderr streamed to ``log``; kill the group on timeout."""
-    t0 = time.perf_counter()
-    with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
-        try:
-            rc = proc.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            rc, timed_out = proc.wait(), True
-    return {"rc": rc, "timed_out": timed_out, "seconds": round(time.perf_counter() - t0, 1), "log": log.name}
 
 
 # --------------------------------------------------------------------------------------------------- parts
@@ -107,8 +91,8 @@ def probe() -> dict[str, Any]:
 
 def part_versions(out: Path, cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
     res = run_logged([sys.executable, "-m", "bench.gpu_check", "--probe"], out / "versions.log", timeout)
-    found = [line for line in (out / "versions.log").read_text(errors="replace").splitlines() if line.startswith(MARK)]
-    return res | ({"status": "ok", **json.loads(found[-1][len(MARK):])} if found else {"status": "failed"})
+    found = marked(out / "versions.log")
+    return res | ({"status": "ok", **found[-1]} if found else {"status": "failed"})
 
 
 def part_pytest(out: Path, cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
