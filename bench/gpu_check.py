@@ -9,7 +9,8 @@ into one output folder within a time budget.
 Parts, in this order, each in its own process(es) under its own timeout; a part that would start with less
 than a minute of ``--budget-s`` (470 s) left is skipped and says so (rerun it with ``--parts``):
 
-- ``versions``: Python, GPU, package versions (no Unsloth import: its import time comes from the workers);
+- ``versions``: Python, GPU, package versions (no Unsloth import: its import time, ``unsloth_import_s``,
+  is the first Unsloth worker's backend set-up);
 - ``pytest``: ``pytest -m gpu`` on the GPU test files with ``--timeout`` and ``--timeout-method=thread`` (a
   hang dumps every thread's stack), streamed to ``pytest.log``, with ``pytest.xml``;
 - ``bench-1b``, ``bench-270m``: random-init Gemma-3-1B / 270M shapes (only the tokenizer is carried), one
@@ -248,6 +249,9 @@ def check(out: Path, *, dry_run: bool, parts: list[str], budget_s: float) -> dic
             results["parts"][name]["part_seconds"] = round(time.perf_counter() - t0, 1)
             print(f"gpu_check: {name}: {results['parts'][name]['status']}", file=sys.stderr, flush=True)
         (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    results["unsloth_import_s"] = next((r["backend_s"] for name in ("bench-1b", "bench-270m")
+                                        for r in results["parts"].get(name, {}).get("sft", [])
+                                        if r["backend"].startswith("unsloth") and "backend_s" in r), None)
     record = None if dry_run else compile_record(results)
     if record:
         from tooldojo.models import cache_dir
