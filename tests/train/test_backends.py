@@ -13,16 +13,23 @@ from tooldojo.train import TrainConfig
 from tooldojo.train import backends as B
 from tooldojo.train.runner import planned_steps
 
-ENV = ("UNSLOTH_COMPILE_DISABLE", "UNSLOTH_BLOCK_COMPILE")
+ENV = ("UNSLOTH_COMPILE_DISABLE", "UNSLOTH_BLOCK_COMPILE", "TORCH_COMPILE_DISABLE")
+OFF = {"UNSLOTH_COMPILE_DISABLE": "1", "UNSLOTH_BLOCK_COMPILE": "0", "TORCH_COMPILE_DISABLE": "1"}
+ON = {"UNSLOTH_COMPILE_DISABLE": "0", "UNSLOTH_BLOCK_COMPILE": "1", "TORCH_COMPILE_DISABLE": "0"}
 
 
-def test_explicit_settings_win():
+def test_explicit_settings_win(monkeypatch):
     assert B.decide_compile("on", steps=1, phases=3, four_bit=True).enabled
     off = B.decide_compile("off", steps=10**6, phases=1, four_bit=False)
-    assert not off.enabled and off.env == {"UNSLOTH_COMPILE_DISABLE": "1", "UNSLOTH_BLOCK_COMPILE": "0"}
+    assert not off.enabled and off.env == OFF
+    # auto keeps a compile the user turned off in the environment off, however long the run
+    monkeypatch.setenv("TORCH_COMPILE_DISABLE", "1")
+    kept = B.decide_compile("auto", steps=10**6, phases=1, four_bit=False)
+    assert not kept.enabled and kept.reason == "auto: TORCH_COMPILE_DISABLE=1 in the environment"
+    assert B.decide_compile("on", steps=1, phases=1, four_bit=False).enabled
 
 
-def test_auto_compiles_only_when_the_steps_repay_it():
+def test_auto_compiles_only_when_the_steps_repay_it(clean_env):
     # 16 bit: 25 s per phase, 0.04 s saved per step, repaid twice -> 1,250 steps for one phase
     assert not B.decide_compile("auto", steps=1_249, phases=1, four_bit=False).enabled
     on = B.decide_compile("auto", steps=1_250, phases=1, four_bit=False)
@@ -35,7 +42,7 @@ def test_auto_compiles_only_when_the_steps_repay_it():
     assert not B.decide_compile("auto", steps=10, phases=3, four_bit=True).enabled
 
 
-def test_auto_uses_measured_costs():
+def test_auto_uses_measured_costs(clean_env):
     measured = {"compile_s": {"16bit": 5.0}, "saved_s_per_step": {"16bit": 0.5}}
     choice = B.decide_compile("auto", steps=20, phases=1, four_bit=False, measured=measured)
     assert choice.enabled and "measured" in choice.reason
@@ -67,10 +74,21 @@ def test_planned_steps_from_config_and_row_counts(split_run):
 
 
 @pytest.fixture
-def fake_unsloth(tmp_path, monkeypatch):
-    """CUDA "present" and an ``unsloth`` package on the path; returns a function that writes its body."""
+def clean_env(monkeypatch):
+    """Unsloth's and torch's compile switches unset, and restored after the test (with Dynamo's flag)."""
+    import torch._dynamo.config as dynamo
+
     for name in ENV:
         monkeypatch.setenv(name, "unset")  # restored after the test, whatever resolve_backend sets
+    entry = dynamo._config["disable"]
+    saved = dynamo.disable, entry.default  # (monkeypatch would delete a config module's entry on undo)
+    yield
+    dynamo.disable, entry.default = saved
+
+
+@pytest.fixture
+def fake_unsloth(tmp_path, monkeypatch, clean_env):
+    """CUDA "present" and an ``unsloth`` package on the path; returns a function that writes its body."""
     monkeypatch.setenv("TOOLDOJO_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(B, "cuda_available", lambda: True)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -84,7 +102,7 @@ def fake_unsloth(tmp_path, monkeypatch):
     sys.modules.pop("unsloth", None)
 
 
-RECORDS_ENV = "import os\nSEEN = {k: os.environ.get(k) for k in ('UNSLOTH_COMPILE_DISABLE', 'UNSLOTH_BLOCK_COMPILE')}\n"
+RECORDS_ENV = f"import os\nSEEN = {{k: os.environ.get(k) for k in {ENV!r}}}\n"
 
 
 def test_auto_backend_imports_unsloth_with_the_compile_choice(fake_unsloth):
@@ -93,14 +111,17 @@ def test_auto_backend_imports_unsloth_with_the_compile_choice(fake_unsloth):
     backend = B.resolve_backend(cfg, planned_steps=12, phases=3)
     assert backend.name == "unsloth" and backend.load_in_4bit
     assert not backend.compile.enabled and "compile off" in backend.describe()
-    assert sys.modules["unsloth"].SEEN == {"UNSLOTH_COMPILE_DISABLE": "1", "UNSLOTH_BLOCK_COMPILE": "0"}
+    assert sys.modules["unsloth"].SEEN == OFF
+    import torch._dynamo.config as dynamo
+
+    assert dynamo.disable  # Unsloth's compiles that no switch reaches are off too
 
 
 def test_compile_on_reaches_unsloth(fake_unsloth):
     fake_unsloth(RECORDS_ENV)
     backend = B.resolve_backend(TrainConfig.model_validate({"dtype": "bfloat16", "compile": "on"}), planned_steps=2)
     assert backend.compile.enabled and backend.compile.reason == "train.compile=on"
-    assert sys.modules["unsloth"].SEEN == {"UNSLOTH_COMPILE_DISABLE": "0", "UNSLOTH_BLOCK_COMPILE": "1"}
+    assert sys.modules["unsloth"].SEEN == ON
 
 
 def test_auto_falls_back_when_unsloth_does_not_import(fake_unsloth):

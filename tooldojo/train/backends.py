@@ -100,11 +100,14 @@ COMPILE_FILE = "unsloth_compile.json"
 COMPILE_COST_S = {"16bit": 25.0, "4bit": 100.0}
 SAVED_S_PER_STEP = {"16bit": 0.04, "4bit": 0.04}
 REPAY_FACTOR = 2.0
-COMPILE_ENV = {True: {"UNSLOTH_COMPILE_DISABLE": "0", "UNSLOTH_BLOCK_COMPILE": "1"},
-               False: {"UNSLOTH_COMPILE_DISABLE": "1", "UNSLOTH_BLOCK_COMPILE": "0"}}
+COMPILE_ENV = {True: {"UNSLOTH_COMPILE_DISABLE": "0", "UNSLOTH_BLOCK_COMPILE": "1", "TORCH_COMPILE_DISABLE": "0"},
+               False: {"UNSLOTH_COMPILE_DISABLE": "1", "UNSLOTH_BLOCK_COMPILE": "0", "TORCH_COMPILE_DISABLE": "1"}}
 """Unsloth's switches: ``UNSLOTH_COMPILE_DISABLE`` (read when unsloth_zoo is imported: the block compile,
 the compiled modeling code, the fused loss and GRPO's losses; the rewritten code still runs, eagerly) and
-``UNSLOTH_BLOCK_COMPILE`` (read at every block call: the per-block regions alone)."""
+``UNSLOTH_BLOCK_COMPILE`` (read at every block call: the per-block regions alone). A few of Unsloth's
+``torch.compile`` calls are not behind them (flex attention, some GRPO helpers), so ``off`` also turns
+Dynamo off for the process, as Unsloth itself does for GPUs that cannot compile (``TORCH_COMPILE_DISABLE``
+and ``torch._dynamo.config.disable``, read per call)."""
 
 
 @dataclass
@@ -150,6 +153,9 @@ def decide_compile(setting: str, *, steps: int | None, phases: int, four_bit: bo
     if setting in ("on", "off"):
         on = setting == "on"
         return CompileChoice(on, f"train.compile={setting}", COMPILE_ENV[on])
+    preset = [k for k in ("UNSLOTH_COMPILE_DISABLE", "TORCH_COMPILE_DISABLE") if os.environ.get(k) == "1"]
+    if preset:
+        return CompileChoice(False, f"auto: {preset[0]}=1 in the environment", COMPILE_ENV[False])
     if steps is None:
         return CompileChoice(True, "planned steps unknown: Unsloth's default (compile on)", COMPILE_ENV[True])
     kind = "4bit" if four_bit else "16bit"
@@ -167,6 +173,12 @@ def apply_compile_env(choice: CompileChoice) -> str | None:
     """Set Unsloth's switches in this process's environment (before ``import unsloth``); a note when
     unsloth_zoo was already imported with the other setting (then only the per-block compile follows)."""
     os.environ.update(choice.env)
+    dynamo = sys.modules.get("torch._dynamo.config")
+    if dynamo is not None:  # imported already: its ``disable`` was read from the environment before
+        dynamo.disable = not choice.enabled
+        entry = getattr(dynamo, "_config", {}).get("disable")
+        if entry is not None and hasattr(entry, "default"):  # torch >= 2.12 keeps it per thread (Unsloth's fix)
+            entry.default = not choice.enabled
     common = sys.modules.get("unsloth_zoo.temporary_patches.common")
     frozen = getattr(common, "UNSLOTH_COMPILE_DISABLE", None)
     if frozen is not None and bool(frozen) == choice.enabled:
