@@ -117,7 +117,9 @@ def part_pytest(out: Path, cfg: dict[str, Any], timeout: float) -> dict[str, Any
 def part_bench(name: str):
     def run(out: Path, cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
         model = cfg["models"][name]
-        common = {"model": model, "gc": None, "four_bit": False, "out": str(out / "trainer-tmp")}
+        # the trainers' scratch folder stays out of the output folder (what comes back from the GPU is limited)
+        scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "tooldojo-gpu-check"
+        common = {"model": model, "gc": None, "four_bit": False, "out": str(scratch)}
         deadline = time.monotonic() + timeout
         sft, grpo, fit, processes = [], [], [], []
         for label, backend, compile_ in cfg["variants"]:
