@@ -4,6 +4,7 @@ that records the environment it was imported with (Unsloth reads its switches at
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -126,9 +127,13 @@ def test_compile_on_reaches_unsloth(fake_unsloth):
 
 def test_auto_falls_back_when_unsloth_does_not_import(fake_unsloth):
     fake_unsloth("raise NotImplementedError('Unsloth cannot find any torch accelerator')\n")
-    backend = B.resolve_backend(TrainConfig.model_validate({"dtype": "bfloat16", "lora": {"load_in_4bit": False}}))
+    cfg = TrainConfig.model_validate({"dtype": "bfloat16", "lora": {"load_in_4bit": False}})
+    backend = B.resolve_backend(cfg, planned_steps=3)  # compile off was set for Unsloth's import
     assert backend.name == "hf" and backend.compile is None
     assert "unsloth does not import (NotImplementedError: Unsloth cannot find" in backend.notes[0]
+    import torch._dynamo.config as dynamo
+
+    assert os.environ["TORCH_COMPILE_DISABLE"] == "unset" and not dynamo.disable  # the switches were undone
     with pytest.raises(ConfigError, match="unsloth does not import") as err:
         B.resolve_backend(TrainConfig.model_validate({"dtype": "bfloat16", "backend": "unsloth"}))
     assert err.value.field == "train.backend"

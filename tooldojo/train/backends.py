@@ -169,16 +169,20 @@ def decide_compile(setting: str, *, steps: int | None, phases: int, four_bit: bo
     return CompileChoice(on, f"auto: {why}", COMPILE_ENV[on])
 
 
+def _set_dynamo_disable(value: bool) -> None:
+    dynamo = sys.modules.get("torch._dynamo.config")
+    if dynamo is not None:  # imported already: its ``disable`` was read from the environment before
+        dynamo.disable = value
+        entry = getattr(dynamo, "_config", {}).get("disable")
+        if entry is not None and hasattr(entry, "default"):  # torch >= 2.12 keeps it per thread (Unsloth's fix)
+            entry.default = value
+
+
 def apply_compile_env(choice: CompileChoice) -> str | None:
     """Set Unsloth's switches in this process's environment (before ``import unsloth``); a note when
     unsloth_zoo was already imported with the other setting (then only the per-block compile follows)."""
     os.environ.update(choice.env)
-    dynamo = sys.modules.get("torch._dynamo.config")
-    if dynamo is not None:  # imported already: its ``disable`` was read from the environment before
-        dynamo.disable = not choice.enabled
-        entry = getattr(dynamo, "_config", {}).get("disable")
-        if entry is not None and hasattr(entry, "default"):  # torch >= 2.12 keeps it per thread (Unsloth's fix)
-            entry.default = not choice.enabled
+    _set_dynamo_disable(not choice.enabled)
     common = sys.modules.get("unsloth_zoo.temporary_patches.common")
     frozen = getattr(common, "UNSLOTH_COMPILE_DISABLE", None)
     if frozen is not None and bool(frozen) == choice.enabled:
@@ -205,8 +209,16 @@ def resolve_backend(cfg: TrainConfig, *, planned_steps: int | None = None, phase
         four_bit_planned = cfg.lora.enabled if cfg.lora.load_in_4bit is None else cfg.lora.load_in_4bit
         choice = decide_compile(cfg.compile, steps=planned_steps, phases=phases, four_bit=four_bit_planned,
                                 measured=measured_compile_costs())
+        before = {k: os.environ.get(k) for k in choice.env}
         notes += [n for n in [apply_compile_env(choice)] if n]
         error = import_unsloth()
+        if error:  # the switches were for Unsloth: the process gets its own settings back
+            for k, v in before.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            _set_dynamo_disable(before["TORCH_COMPILE_DISABLE"] == "1")
         if error and cfg.backend == "unsloth":
             raise ConfigError(f"unsloth does not import ({error})", field="train.backend",
                               fix="reinstall a matching unsloth/unsloth_zoo ('tooldojo[gpu]'), or set train.backend=hf")
