@@ -280,8 +280,9 @@ def write_docs(folder: Path, doc: Path | None = None) -> str:
     machine = (f"{gpu.get('name', 'no GPU')} ({gpu.get('memory_gib', '?')} GiB), {v.get('cpus', '?')} cores, "
                f"Python {v.get('python', '?')}, torch {(v.get('versions') or {}).get('torch', '?')}")
     title = "GPU check: Unsloth vs TRL+PEFT, GPU tests, memory fit (bench.gpu_check)"
+    commit = results["commit"] if results["commit"] != "unknown" else f"{_commit()} (checked out here)"
     return write_section("gpu-check" + ("-dry-run" if results["dry_run"] else ""), title, summary(results),
-                         doc=doc or DOC, measured=f"{results['started'][:10]}: {machine}, tooldojo {results['commit']}")
+                         doc=doc or DOC, measured=f"{results['started'][:10]}: {machine}, tooldojo {commit}")
 
 
 def main(argv: list[str] | None = None) -> int:
