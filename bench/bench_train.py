@@ -9,20 +9,25 @@ must never share a process with it), with the same model, data, LoRA settings, b
   the tool schemas, a short completion);
 - **GRPO**: seconds per step (generation of ``--generations`` rollouts + the update; after one warm-up step)
   on scenario prompts built from the seed catalog, scored by tooldojo's Tool-Zero rewards;
-- **fit** (GPU only, ``--fit 8,12,24``): the longest sequence (batch 1, 512..8192 tokens) whose SFT step fits
-  in 8, 12 and 24 GiB, emulated with ``torch.cuda.set_per_process_memory_fraction``, next to tooldojo's
-  estimate for it.
+- **fit** (GPU only, ``--fit 8,12,24``): an SFT step's peak (batch 1, 512..8192 tokens, ascending on one model
+  load: the allocator's reserved peak + the CUDA context) next to tooldojo's estimate, and from them the
+  longest sequence that fits 8, 12 and 24 GiB.
+
+A worker process can run several jobs in turn (``run_jobs``; ``bench.gpu_check`` runs SFT, GRPO and the fit of
+one backend variant in one process, to pay Unsloth's import once); peaks are then counted from the job's own
+allocations.
 
 Models: ``gemma-3-270m`` (the offline package's real weights), ``tiny``, and random-init shapes
 ``gemma-3-270m-random`` and ``gemma-3-1b`` (the Gemma tokenizer; valid for speed and memory, not quality, and
 all a fresh GPU machine can build), or any model spec.
 
-Unsloth rows also report ``compile_s``: the first step's time beyond a steady step (torch.compile and
-warm-up), kept apart from the steady step time; ``--compile on|off`` sets ``train.compile``.
+Every row also reports ``compile_s``: the first step's time beyond a steady step (torch.compile and
+warm-up), kept apart from the steady step time; ``--compile on|off`` sets ``train.compile`` for Unsloth.
 
-On the lent GPU (needs ``tooldojo[gpu]``)::
+On the lent GPU, ``bash bench/gpu_check.sh`` runs these workers with the GPU tests in one command (see
+``bench/gpu_check.py``); by hand (needs ``tooldojo[gpu]``)::
 
-    python -m bench.bench_train --models gemma-3-270m,gemma-3-1b --backends unsloth,hf --fit 8,12,24
+    python -m bench.bench_train --models gemma-3-270m-random,gemma-3-1b --backends unsloth,hf --fit 8,12,24
 
 CPU smoke run (the TRL+PEFT half only)::
 
