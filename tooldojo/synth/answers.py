@@ -1,0 +1,30 @@
+"""Direct answers: what the model says through ``generate_response`` while no offered tool serves a query.
+
+A teacher writes one per query (the optional ``answer`` of the ``queries`` step). Where it gives none, and
+on the offline teacher, the answer is templated from the tool the query needs: it says plainly what is
+missing, so the ``zero`` target teaches an honest reply rather than an empty call.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_FIRST_CLAUSE = re.compile(r"^(.+?)(?:[:;]|\.(?:\s|$)|,\s*(?:with|optionally|including)\b)")
+
+
+def capability_phrase(fn: dict[str, Any]) -> str:
+    """The first clause of a tool's description, lower-cased to continue a sentence (``"Get the current weather
+    at a location: ..."`` -> ``"get the current weather at a location"``); the tool name in words without one."""
+    desc = " ".join(str(fn.get("description") or "").split())
+    m = _FIRST_CLAUSE.match(desc)
+    phrase = (m.group(1) if m else desc).strip().rstrip(".")
+    if not phrase:
+        return str(fn.get("name", "do this")).replace("_", " ")
+    return phrase[0].lower() + phrase[1:] if not phrase[:2].isupper() else phrase
+
+
+def templated_answer(fn: dict[str, Any]) -> str:
+    """A short direct answer for a query that ``fn`` serves, for when ``fn`` is not available."""
+    return (f"I can't do that directly: it needs a tool that can {capability_phrase(fn)}, and none of my "
+            "tools can. Once such a tool is available I can use it for you.")
