@@ -10,14 +10,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_FIRST_CLAUSE = re.compile(r"^(.+?)(?:[:;]|\.(?:\s|$)|,\s*(?:with|optionally|including)\b)")
+_FIRST_CLAUSE = re.compile(r"^(.+?)(?:[:;,(]|\.(?:\s|$)|\s(?:with|plus|including|optionally|and optionally)\s)")
+_FIRST_SENTENCE = re.compile(r"^(.+?)(?:[:;]|\.(?:\s|$))")
 
 
 def capability_phrase(fn: dict[str, Any]) -> str:
-    """The first clause of a tool's description, lower-cased to continue a sentence (``"Get the current weather
-    at a location: ..."`` -> ``"get the current weather at a location"``); the tool name in words without one."""
+    """The first clause of a tool's description (up to a comma, colon, bracket, or "with"/"plus"/"including"),
+    lower-cased to continue a sentence (``"Get the current weather at a location: ..."`` -> ``"get the current
+    weather at a location"``); the tool name in words without a description."""
     desc = " ".join(str(fn.get("description") or "").split())
     m = _FIRST_CLAUSE.match(desc)
+    if m is None or len(m.group(1).split()) < 4:  # "Create a new, ..." : the whole first sentence
+        m = _FIRST_SENTENCE.match(desc)
     phrase = (m.group(1) if m else desc).strip().rstrip(".")
     if not phrase:
         return str(fn.get("name", "do this")).replace("_", " ")
