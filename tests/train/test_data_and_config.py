@@ -96,3 +96,18 @@ def test_rl_batch_must_hold_whole_groups():
     with pytest.raises(ConfigError, match="num_generations"):
         load_config(overrides=["train.rl.batch_size=6", "train.rl.num_generations=4"])
     assert load_config(overrides=["train.rl.batch_size=8"]).train.rl.batch_size == 8
+
+
+def test_estimate_with_a_hub_id_that_cannot_load_is_one_line(split_run):
+    """Offline (the tests' environment), an uncached Hub id is refused in one line naming the model."""
+    from typer.testing import CliRunner
+
+    from tooldojo.cli import _register_stages, app
+
+    _register_stages()
+    res = CliRunner().invoke(app, ["train", "--run-dir", str(split_run), "--model", "nobody/no-such-model-xyz",
+                                   "--estimate"])
+    assert res.exit_code == 2
+    line = res.output.strip()
+    assert len(line.splitlines()) == 1 and "nobody/no-such-model-xyz" in line and "fix:" in line
+    assert "Traceback" not in res.output
