@@ -18,7 +18,7 @@ STRONG = ToolRecord(tool_id="t-s", family_id="f", domain="weather", role="strong
                     function={"name": "get_forecast", "description": "Weather forecast.", "parameters": {}})
 FAMILY = {"weak": WEAK, "strong": STRONG}
 DISTRACTOR = {"name": "send_email", "description": "Send an email.", "parameters": {}}
-ANSWER = "I can't do that directly: it needs a tool that can get the weather."
+ANSWER = "I can't do that without a tool that can get the current weather at a location."
 
 # (kind, needs, weak tool callable for the query) -> (select rationale, rank rationale)
 DIRECT = "None of the available tools can serve this request, so I will answer directly."

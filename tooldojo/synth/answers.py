@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 _FIRST_CLAUSE = re.compile(r"^(.+?)(?:[:;,(]|\.(?:\s|$)|\s(?:with|plus|including|optionally|and optionally)\s)")
+_DANGLING = {"a", "an", "the", "of", "on", "in", "at", "to", "for", "by", "from", "with", "and", "or", "its",
+             "their", "that", "which", "any", "one", "each", "per", "over", "into", "is", "are"}
 _FIRST_SENTENCE = re.compile(r"^(.+?)(?:[:;]|\.(?:\s|$))")
 
 
@@ -28,7 +30,14 @@ def capability_phrase(fn: dict[str, Any]) -> str:
     return phrase[0].lower() + phrase[1:] if not phrase[:2].isupper() else phrase
 
 
+MAX_WORDS = 12
+"""The capability phrase of a templated answer is cut to this many words: the whole ``zero`` target (reasoning,
+call and answer) stays near the length of the other targets, within the presets' generation budgets."""
+
+
 def templated_answer(fn: dict[str, Any]) -> str:
     """A short direct answer for a query that ``fn`` serves, for when ``fn`` is not available."""
-    return (f"I can't do that directly: it needs a tool that can {capability_phrase(fn)}, and none of my "
-            "tools can. Once such a tool is available I can use it for you.")
+    words = capability_phrase(fn).split()[:MAX_WORDS]
+    while len(words) > 1 and words[-1].lower() in _DANGLING:  # a cut phrase ends on a content word
+        words.pop()
+    return f"I can't do that without a tool that can {' '.join(words)}."
