@@ -43,11 +43,12 @@ TEMP = _fn({"fahrenheit": {"type": "number", "description": "Degrees F"}}, ["fah
 DAYS = _fn({"days": {"type": "integer", "minimum": 1, "maximum": 14, "description": "Days"},
             "city": {"type": "string", "description": "City"}}, ["days", "city"], name="forecast")
 LOOKUP = _fn({"loc": {"type": "string", "description": "Location"}}, ["loc"], name="api_weather")
+SHIFT = _fn({"offset": {"type": "integer", "description": "Hours"}}, ["offset"], name="shift_time")
 
 
 @pytest.mark.parametrize("fn,gap,param_after,weak_ok,strong_only", [
     (TEMP, Gap("integer", "fahrenheit"), {"type": "integer", "description": "Degrees F"}, 98, 98.6),
-    (FACT, Gap("range", "number", (0, None)), {"type": "integer", "description": "n", "minimum": 0}, 5, -3),
+    (SHIFT, Gap("range", "offset", (0, None)), {"type": "integer", "description": "Hours", "minimum": 0}, 5, -3),
     (DAYS, Gap("range", "days", (1, 7)), {"type": "integer", "minimum": 1, "maximum": 7, "description": "Days"}, 7, 10),
 ])
 def test_tools_with_only_required_scalars_are_weakened_by_a_coarser_or_narrower_parameter(
@@ -73,10 +74,11 @@ def test_tools_with_only_required_scalars_are_weakened_by_a_coarser_or_narrower_
         assert weak_q and call_errors(weak, weak_q["calls"]["weak"]) == []
 
 
-def test_a_tool_with_only_required_strings_returns_fewer_result_fields():
-    weak, gap = weaken_by_rule(LOOKUP)
-    assert weak["parameters"] == LOOKUP["parameters"] and "only the main result" in weak["description"]
-    assert "full result" in gap and capability_diff(weak, LOOKUP) == []
+@pytest.mark.parametrize("fn", [LOOKUP, FACT])  # strings; an unbounded count whose negatives mean nothing
+def test_a_tool_with_nothing_else_to_take_returns_fewer_result_fields(fn):
+    weak, gap = weaken_by_rule(fn)
+    assert weak["parameters"] == fn["parameters"] and "only the main result" in weak["description"]
+    assert "full result" in gap and capability_diff(weak, fn) == []
 
 
 def test_uses_gap_and_weak_call():

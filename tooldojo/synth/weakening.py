@@ -5,8 +5,10 @@
 1. drop the most capable optional parameter (structured > enumerated > other, then the longest description);
 2. turn an array parameter into a scalar (its item type: one item at a time);
 3. narrow an enumerated parameter to the first half of its values;
-4. make a ``number`` parameter coarser: whole numbers only (``integer``);
-5. narrow a numeric parameter's range: the lower half of a bounded range, else no negative values;
+4. make a ``number`` parameter coarser: whole numbers only (``integer``; not for a share or probability,
+   bounded by 1);
+5. narrow a numeric parameter's range: the lower half of a bounded range, or no negative values for an
+   unbounded one whose name says it can be negative (temperature, latitude, offset, change, ...);
 6. return fewer result fields: same parameters, the basic version returns only the main result (a gap no
    schema shows, so only queries written for it need the strong tool).
 
@@ -79,16 +81,16 @@ def weaken_by_rule(fn: dict[str, Any]) -> tuple[dict[str, Any], str]:
         return ({"name": name, "description": f"{base_desc} Basic version: fewer '{p}' options.",
                  "parameters": weak_params}, gap)
     numeric = [p for p in props if isinstance(props[p], dict) and props[p].get("type") in ("number", "integer")]
-    fractional = [p for p in numeric if props[p]["type"] == "number"]
+    fractional = [p for p in numeric if props[p]["type"] == "number" and not props[p].get("maximum", 2) <= 1]
     if fractional:
         p = max(fractional, key=lambda k: _capability(k, props[k]))
         weak_params = {**params, "properties": {**props, p: {**props[p], "type": "integer"}}}
         return ({"name": name, "description": f"{base_desc} Basic version: '{p}' takes whole numbers only.",
                  "parameters": weak_params}, f"accepts fractional '{p}' values, not only whole numbers")
-    ranged = [p for p in numeric if _narrower_range(props[p]) is not None]
+    ranged = [p for p in numeric if _narrower_range(p, props[p]) is not None]
     if ranged:
         p = max(ranged, key=lambda k: _capability(k, props[k]))
-        lo, hi = _narrower_range(props[p])  # type: ignore[misc]
+        lo, hi = _narrower_range(p, props[p])  # type: ignore[misc]
         narrowed = {**props[p], "minimum": lo, **({"maximum": hi} if hi is not None else {})}
         weak_params = {**params, "properties": {**props, p: narrowed}}
         span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
@@ -103,14 +105,19 @@ def weaken_by_rule(fn: dict[str, Any]) -> tuple[dict[str, Any], str]:
             "returns the full result with every detail and field, not only the main result")
 
 
-def _narrower_range(schema: dict[str, Any]) -> tuple[Any, Any] | None:
-    """(minimum, maximum or ``None``) of a narrower range for a numeric parameter: the lower half of a bounded
-    range, else no negative values; ``None`` when neither narrows it."""
+_SIGNED = re.compile(r"temp|lat|lon|offset|change|delta|balance|elevation|altitude|difference|shift|angle|"
+                     r"gain|profit|return|growth|velocity|acceleration|charge|potential|position|x\b|y\b|z\b", re.I)
+"""Names of numeric parameters whose negative values are meaningful (an unbounded range narrows to >= 0)."""
+
+
+def _narrower_range(name: str, schema: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(minimum, maximum or ``None``) of a narrower range for numeric parameter ``name``: the lower half of a
+    bounded range, else no negative values when the name says they mean something; ``None`` otherwise."""
     lo, hi = schema.get("minimum"), schema.get("maximum")
     if isinstance(lo, int | float) and isinstance(hi, int | float) and hi - lo >= 2:
         mid = lo + (hi - lo) / 2
         return lo, int(mid) if schema.get("type") == "integer" else mid
-    if lo is None and hi is None:
+    if lo is None and hi is None and _SIGNED.search(name):
         return 0, None
     return None
 
