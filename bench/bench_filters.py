@@ -49,39 +49,51 @@ def _rename(name: str) -> str:
     return name + "_plus"
 
 
+TOOL_REWRITES = ("exact", "renamed", "shuffled_parameters", "reworded")
+
+
+def rewrite_tool(fn: dict, cat: str, rng: random.Random) -> dict:
+    """A copy of function schema ``fn`` changed as ``cat`` (one of :data:`TOOL_REWRITES`) says."""
+    fn = copy.deepcopy(fn)
+    if cat != "exact":
+        fn["name"] = _rename(fn["name"])
+    if cat == "shuffled_parameters":
+        items = list(fn["parameters"].get("properties", {}).items())
+        rng.shuffle(items)
+        fn["parameters"]["properties"] = dict(items)
+    if cat == "reworded":
+        fn["description"] = _synonyms(fn["description"])
+    return fn
+
+
+QUERY_REWRITES = {"exact": lambda s: s,
+                  "casing_punctuation": lambda s: s.upper().replace("?", " ?!").replace(".", "!"),
+                  "reworded": lambda s: "Please, " + _synonyms(s[0].lower() + s[1:]),
+                  "reordered": lambda s: _reorder(s)}
+"""Query copies by kind: text -> planted text."""
+
+
 def plant(tools, queries, rng: random.Random, n_families: int, query_share: float):
     """Planted tool families and queries: ``(tools, queries, truth)`` with truth mapping id -> category."""
     fams = sorted({t.family_id for t in tools})
     picked = rng.sample(fams, min(n_families, len(fams)))
-    cats = ["exact", "renamed", "shuffled_parameters", "reworded"]
     new_t, new_q, truth = [], [], {}
     for i, fid in enumerate(picked):
-        cat = cats[i % len(cats)]
+        cat = TOOL_REWRITES[i % len(TOOL_REWRITES)]
         nfid = f"{fid}__{cat}"
         names = {}
         for t in (t for t in tools if t.family_id == fid):
-            fn = copy.deepcopy(t.function)
-            if cat != "exact":
-                fn["name"] = _rename(fn["name"])
-            if cat == "shuffled_parameters":
-                items = list(fn["parameters"].get("properties", {}).items())
-                rng.shuffle(items)
-                fn["parameters"]["properties"] = dict(items)
-            if cat == "reworded":
-                fn["description"] = _synonyms(fn["description"])
+            fn = rewrite_tool(t.function, cat, rng)
             names[t.function["name"]] = fn["name"]
             new_t.append(t.model_copy(update={"tool_id": f"{t.tool_id}__{cat}", "family_id": nfid, "function": fn}))
         truth[nfid] = cat
         for q in (q for q in queries if q.family_id == fid):
             new_q.append(q.model_copy(update={"query_id": f"{q.query_id}__fam", "family_id": nfid,
                                               "calls": {names[k]: v for k, v in q.calls.items()}}))
-    qcats = {"exact": lambda s: s, "casing_punctuation": lambda s: s.upper().replace("?", " ?!").replace(".", "!"),
-             "reworded": lambda s: "Please, " + _synonyms(s[0].lower() + s[1:]),
-             "reordered": lambda s: _reorder(s)}
     sample = rng.sample(queries, int(len(queries) * query_share))
     for i, q in enumerate(sample):
-        cat = list(qcats)[i % len(qcats)]
-        text = qcats[cat](q.text)
+        cat = list(QUERY_REWRITES)[i % len(QUERY_REWRITES)]
+        text = QUERY_REWRITES[cat](q.text)
         if text == q.text and cat != "exact":
             continue
         qid = f"{q.query_id}__{cat}"

@@ -5,7 +5,8 @@
   under the cache directory (``$TOOLDOJO_CACHE`` or ``~/.cache/tooldojo``).
 - ``"tiny"``: a 2-layer Gemma-3 built from the real architecture's config, randomly initialised from a
   fixed seed, with the real Gemma tokenizer: real code paths in seconds (tests, ``--quick``).
-- anything else: passed to ``from_pretrained`` unchanged (Hub id or path).
+- anything else: passed to ``from_pretrained`` unchanged (Hub id or path); a Hub id whose config cannot be
+  loaded (offline and not cached, unknown, gated) fails here, as one line, before any work starts.
 
 Models without a chat template get tooldojo's (``templates/chat/base.jinja``).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -153,7 +155,28 @@ def resolve_model(spec: str | None) -> str:
         return str(prepare_gemma())
     if spec == TINY_MODEL:
         return str(build_tiny_model())
+    if not Path(spec).exists():
+        check_hub_model(spec)
     return spec
+
+
+@cache
+def check_hub_model(repo_id: str) -> None:
+    """Raise a one-line :class:`ConfigError` when the config of Hub model ``repo_id`` cannot be loaded (from the
+    Hub, or from the local Hugging Face cache when offline)."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(repo_id)
+    except (OSError, ValueError) as err:  # no network, not cached, unknown or gated repo, bad id
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        offline = any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+                      for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+        raise ConfigError(
+            f"cannot load model {repo_id!r}{' (offline mode)' if offline else ''}: "
+            f"{lines[0] if lines else type(err).__name__}", field="model",
+            fix="check the Hub id and your network (offline, only models already in the Hugging Face cache "
+                "load: download it first with `hf download ID`), or pass a local model folder") from None
 
 
 def load_tokenizer(spec: str | None, *, padding_side: str = "left") -> Any:

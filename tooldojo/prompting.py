@@ -86,19 +86,28 @@ def _py_literal(value: Any) -> str:
 
 
 def rationale(example: Example, task: Task) -> str:
-    """A short, rule-built reasoning for the gold answer (the SFT target's <think> section)."""
-    gold = example.gold_tool
+    """A short, rule-built reasoning for the gold answer (the SFT target's <think> section), stating what each
+    offered family tool can do for this query: the one its ``needs`` names serves all of it; the weak tool of a
+    ``needs="strong"`` query serves it only in part (or not at all when it has no gold call); the strong tool,
+    when offered, comes first either way."""
+    gold, weak, strong = example.gold_tool, example.weak_tool, example.strong_tool
+    gap = f" ({example.capability_gap})" if example.capability_gap else ""
     if gold == GENERATE_RESPONSE:
         return "None of the available tools can serve this request, so I will answer directly."
-    if task == "rank" and len(example.gold_ranking) > 2:
-        first, second = example.gold_ranking[0], example.gold_ranking[1]
-        gap = f" ({example.capability_gap})" if example.capability_gap else ""
-        return f"{first} serves the whole request{gap}; {second} serves it only in part."
-    if example.kind == "weak_strong" and example.weak_tool:
-        gap = f": {example.capability_gap}" if example.capability_gap else ""
-        return f"Both {example.weak_tool} and {gold} fit, but {gold} covers more of the request{gap}."
+    if example.kind == "weak_strong" and weak and strong:
+        partly = weak in example.gold_ranking
+        then = (f"so I will call {strong}." if task == "select"
+                else f"so {strong} ranks first and {weak} next." if partly else f"so {strong} ranks first.")
+        if example.needs == "weak":
+            return f"Both {weak} and {strong} serve the whole request; {strong} is the stronger tool{gap}, {then}"
+        if example.needs == "strong":
+            part = "serves it only in part" if partly else "cannot serve it"
+            return f"{strong} serves the whole request{gap}; {weak} {part}, {then}"
+        return f"Both {weak} and {strong} can serve this request; {strong} is the stronger tool{gap}, {then}"
     if example.kind == "weak_only":
-        return f"{gold} is the closest available tool; it serves the request in part."
+        return f"No available tool serves the whole request; {gold} is the closest and serves it in part."
+    if example.kind == "one":
+        return f"{gold} serves the whole request{gap if gold == strong else ''}."
     return f"{gold} can serve this request."
 
 

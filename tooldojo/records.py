@@ -109,6 +109,9 @@ class QueryRecord(BaseModel):
     needs: Need
     calls: dict[str, dict[str, Any]]
     """Tool *name* -> gold arguments. The needed tool is always present."""
+    answer: str = ""
+    """A short direct answer for when no candidate tool serves the query: the ``response`` argument of the
+    gold ``generate_response`` call (Zero-to-One, before the tool is added)."""
     provenance: Provenance = Field(default_factory=Provenance)
 
 
@@ -126,7 +129,8 @@ def gold_for(query: QueryRecord, family_tools: dict[Role, str], candidates: list
     """The gold answer for ``query`` when the model is offered ``candidates`` (tool names).
 
     ``family_tools`` maps role -> tool name for the query's family. The best available tool wins: the
-    strong tool if offered, else the weak tool if it can be called for the query, else ``generate_response``.
+    strong tool if offered, else the weak tool if it can be called for the query, else ``generate_response``
+    with the query's direct ``answer`` as its ``response`` (no arguments when the query has none).
     """
     offered = set(candidates)
     ranking = [
@@ -136,7 +140,8 @@ def gold_for(query: QueryRecord, family_tools: dict[Role, str], candidates: list
     ]
     if ranking:
         return Gold(tool=ranking[0], arguments=query.calls[ranking[0]], ranking=[*ranking, GENERATE_RESPONSE])
-    return Gold(tool=GENERATE_RESPONSE, arguments={}, ranking=[GENERATE_RESPONSE])
+    arguments = {"response": query.answer} if query.answer else {}
+    return Gold(tool=GENERATE_RESPONSE, arguments=arguments, ranking=[GENERATE_RESPONSE])
 
 
 class Example(BaseModel):
@@ -162,6 +167,8 @@ class Example(BaseModel):
     weak_tool: str | None = None
     strong_tool: str | None = None
     capability_gap: str | None = None
+    needs: Need | None = None
+    """The query's ``needs`` (which family tool fully serves it); ``None`` when unknown (e.g. imported rows)."""
 
 
 def read_jsonl(path, model: type[BaseModel]) -> list:

@@ -27,11 +27,11 @@ def _publish(run, endpoint, home, *extra, token=TOKEN):
 
 def test_publish_pushes_every_config_and_updates_in_place(split_run, tmp_path):
     with HubStub() as hub:
-        first = _publish(split_run, hub.endpoint, tmp_path / "hf", "--private")
+        first = _publish(split_run, hub.endpoint, tmp_path / "hf")
         assert first.returncode == 0, first.stderr[-2000:]
         repo = hub.repos["me/tooldojo-test"]
         files = sorted(repo.files)
-        assert repo.private
+        assert repo.private  # private unless --public
         assert [f for f in files if f.endswith(".parquet")] == [
             "eval/seen_tool_unseen_query-00000-of-00001.parquet", "eval/unseen_tool_seen_query-00000-of-00001.parquet",
             "eval/unseen_tool_unseen_query-00000-of-00001.parquet", "eval/weak_to_strong-00000-of-00001.parquet",
@@ -66,3 +66,22 @@ def test_publish_without_a_token_says_so(split_run, tmp_path):
         res = _publish(split_run, hub.endpoint, tmp_path / "hf", token=None)
         assert res.returncode == 2 and "HF_TOKEN is not set" in res.stderr
         assert hub.repos == {}
+
+
+def test_publish_dry_run_checks_and_prints_what_would_be_pushed_and_sends_nothing(split_run, tmp_path):
+    with HubStub() as hub:
+        res = _publish(split_run, hub.endpoint, tmp_path / "hf", "--dry-run", "--public", token=None)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "would push to me/tooldojo-test (PUBLIC" in res.stdout and "nothing was pushed" in res.stdout
+        assert "select: train " in res.stdout and "eval: seen_tool_unseen_query " in res.stdout
+        assert "$HF_TOKEN is NOT set" in res.stdout
+        assert hub.repos == {} and hub.auth_headers == [] and hub.unhandled == []
+        bad = _publish(split_run, hub.endpoint, tmp_path / "hf", "--dry-run", "--repo-id", "no-slash")
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--repo-id" in bad.stderr
+
+
+def test_publish_public_opts_in(split_run, tmp_path):
+    with HubStub() as hub:
+        res = _publish(split_run, hub.endpoint, tmp_path / "hf", "--public")
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert hub.repos["me/tooldojo-test"].private is False and "(public)" in res.stdout

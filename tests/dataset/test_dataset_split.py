@@ -163,3 +163,20 @@ def test_load_dataset_dir_errors(split_run, tmp_path):
         load_dataset_dir(split_run, "nope")
     with pytest.raises(DataError, match="no 'eval' config"):
         load_dataset_dir(tmp_path, "eval")
+
+
+def test_a_leak_fails_the_split_by_default_and_keeps_the_complete_one(split_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(split_run, run)
+    data = run / "split" / "dataset" / "select" / "train.parquet"
+    before = data.read_bytes()
+    strict = SplitConfig(audit_semantic=False, unseen_family_ratio=0.3, audit_max_jaccard=0.01)  # any overlap leaks
+    assert SplitConfig().fail_on_leak is True
+    with pytest.raises(DataError, match="leakage audit FAILED") as err:
+        run_split(strict, run, seed=0)
+    assert "split.fail_on_leak=false" in str(err.value) and len(str(err.value).splitlines()) == 1
+    assert data.read_bytes() == before  # the complete split is untouched
+    failed = json.loads((run / "split" / "audit.failed.json").read_text())
+    assert failed["passed"] is False and failed["thresholds"]["max_jaccard"] == 0.01
+    kept = run_split(strict.model_copy(update={"fail_on_leak": False}), run, seed=0)
+    assert kept.status == "complete" and kept.stats["audit"]["passed"] is False

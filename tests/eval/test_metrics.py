@@ -14,9 +14,10 @@ def approx(x):
 NONE_ARGS = {"arg_key_precision": None, "arg_key_recall": None, "arg_value_accuracy": None, "arg_exact": None}
 
 
-def sel(scenario, kind, qid, *, correct, malformed=False, both=False, strong=False, weak=False, args=None):
+def sel(scenario, kind, qid, *, correct, malformed=False, both=False, strong=False, weak=False, args=None,
+        answered=None):
     v = {"tool_correct": correct, "malformed": malformed, "well_formed": not malformed, "call_exact": correct and not args,
-         "offers_both": both, "chose_strong": strong, "chose_weak": weak, **NONE_ARGS}
+         "offers_both": both, "chose_strong": strong, "chose_weak": weak, "answered": answered, **NONE_ARGS}
     if args:
         v.update(zip(("arg_key_precision", "arg_key_recall", "arg_value_accuracy", "arg_exact"), args, strict=True))
     return {"scenario": scenario, "kind": kind, "query_id": qid, "task": "select", "verdict": v}
@@ -30,9 +31,9 @@ def rank(scenario, kind, qid, *, exact, top1, pairwise, malformed=False):
 
 RECORDS = [
     # scenario A: two Zero-to-One pairs; q1's "one" is wrong, so 1 of 2 pairs is right
-    sel("A", "zero", "q1", correct=True),
+    sel("A", "zero", "q1", correct=True, answered=True),
     sel("A", "one", "q1", correct=False, malformed=True),
-    sel("A", "zero", "q2", correct=True),
+    sel("A", "zero", "q2", correct=True, answered=False),
     sel("A", "one", "q2", correct=True, args=(1.0, 0.5, 0.5, False)),
     sel("A", "zero", "q3", correct=False),  # no "one" example: not a pair
     # scenario B: weak/strong offered three times: strong, weak, something else
@@ -57,6 +58,8 @@ def test_select_metrics_hand_computed():
     assert o["strong_share"] == approx(1 / 2)  # of the 2 family-tool calls, 1 was the strong tool
     assert o["n_offers_both"] == 3
     assert o["n_args"] == 2 and o["arg_key_recall"] == approx(0.75) and o["arg_exact"] == approx(0.5)
+    # answers apart from the selection: of the 2 rightly chosen generate_response calls, 1 said something
+    assert o["n_answers"] == 2 and o["answer_rate"] == approx(0.5)
     a, b = m["by_scenario"]["A"], m["by_scenario"]["B"]
     assert a["tool_accuracy"] == approx(3 / 5) and a["strong_preference"] is None and a["zero_to_one"] == 0.5
     assert b["tool_accuracy"] == approx(1 / 3) and "zero_to_one" not in b
@@ -76,3 +79,19 @@ def test_rank_metrics_hand_computed():
 def test_tasks_without_records_are_left_out():
     only_select = [r for r in RECORDS if r["task"] == "select"]
     assert set(compute_metrics(only_select, ["select", "rank"])) == {"select"}
+
+
+@pytest.mark.parametrize("output,answered", [
+    ('<tool_call>\n{"name": "generate_response", "arguments": {"response": "I cannot check that."}}\n</tool_call>', True),
+    ('<tool_call>\n{"name": "generate_response", "arguments": {"response": "  "}}\n</tool_call>', False),
+    ('<tool_call>\n{"name": "generate_response", "arguments": {}}\n</tool_call>', False),
+    ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>', None),
+])
+def test_answer_is_scored_apart_from_the_selection(output, answered):
+    from tooldojo.eval.scoring import parse_result, score_select
+
+    tools = '[{"type": "function", "function": {"name": "get_weather"}}]'
+    row = {"gold_tool": "generate_response", "gold_arguments": '{"response": "No tool for that."}', "tools": tools}
+    v = score_select(parse_result(output, None), row)
+    assert v["answered"] is answered
+    assert v["tool_correct"] is (answered is not None) and v["call_exact"] is (answered is not None)

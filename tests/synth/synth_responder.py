@@ -119,6 +119,8 @@ class SynthResponder:
                 calls["strong"][extra] = "not-a-valid-value"
             text = f"{style} request {i} for {strong['name']}" + (" sorted by date" if needs == "strong" else "")
             out.append({"text": text, "style": style, "needs": needs, "calls": calls})
+            if i % 2 == 0:  # the answer is optional: every other query has one
+                out[-1]["answer"] = f"Without a tool I cannot do this: {text}."
         return {"queries": out}
 
     def _arguments(self, user: str, blocks: list) -> dict[str, Any]:

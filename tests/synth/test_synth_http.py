@@ -59,6 +59,11 @@ def test_cli_synth_against_a_server_writes_a_valid_dataset(openai_stub, tmp_path
     assert all(call_errors(fns[n], a) == [] for q in queries for n, a in q.calls.items())
     assert {t.provenance.teacher_model for t in tools} == {"stub-model"}
     assert queries[0].provenance.sampling["seed"] == 5 and queries[0].provenance.source == "synth"
+    # the teacher's direct answer is kept; where it gave none, one is templated from the needed tool
+    by_source = {s: [q for q in queries if q.provenance.answer_source == s] for s in ("teacher", "template")}
+    assert by_source["teacher"] and by_source["template"]
+    assert all(q.answer == f"Without a tool I cannot do this: {q.text}." for q in by_source["teacher"])
+    assert all(q.answer.startswith("I can't do that without a tool that can ") for q in by_source["template"])
     # 2 domains x 2 tools requests (3 tools, 2 per request), 6 upgrades, 6 queries, 6 verify
     assert len(openai_stub.requests) == 4 + 6 + 6 + 6
     assert all(set(b) <= STANDARD_FIELDS for b in openai_stub.requests)

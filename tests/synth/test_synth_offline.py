@@ -49,7 +49,9 @@ def test_offline_run_produces_valid_families_and_queries(tmp_path):
             assert call_errors(fn, args) == []
         p = q.provenance
         assert (p.template, p.teacher_model, p.seed, p.template_set) == ("queries", "offline", 3, "default")
-        assert p.template_version == "2" and len(p.prompt_hash) == 16 and p.template_set_hash
+        assert p.template_version == "3" and len(p.prompt_hash) == 16 and p.template_set_hash
+        # the offline teacher writes no answer: the zero target's answer is templated from the needed tool
+        assert p.answer_source == "template" and q.answer.startswith("I can't do that without a tool that can ")
     assert len({q.query_id for q in queries}) == len(queries)
     stats = m.stats
     assert stats["templates"]["name"] == "default" and stats["accounting"]["total"]["sent"] > 0

@@ -36,7 +36,49 @@ def test_weaken_without_optional_parameters_makes_an_array_scalar_then_narrows_a
     assert weak["parameters"]["properties"]["unit"]["enum"] == ["km", "mi"] and "nm" in gap
     assert capability_diff(weak, UNITS) == [Gap("enum", "unit", ("km", "mi"))]
     with pytest.raises(NotWeakenable, match="factorial"):
-        weaken_by_rule(FACT)
+        weaken_by_rule({"name": "factorial", "description": "n!"})
+
+
+TEMP = _fn({"fahrenheit": {"type": "number", "description": "Degrees F"}}, ["fahrenheit"], name="f_to_c")
+DAYS = _fn({"days": {"type": "integer", "minimum": 1, "maximum": 14, "description": "Days"},
+            "city": {"type": "string", "description": "City"}}, ["days", "city"], name="forecast")
+LOOKUP = _fn({"loc": {"type": "string", "description": "Location"}}, ["loc"], name="api_weather")
+SHIFT = _fn({"offset": {"type": "integer", "description": "Hours"}}, ["offset"], name="shift_time")
+
+
+@pytest.mark.parametrize("fn,gap,param_after,weak_ok,strong_only", [
+    (TEMP, Gap("integer", "fahrenheit"), {"type": "integer", "description": "Degrees F"}, 98, 98.6),
+    (SHIFT, Gap("range", "offset", (0, None)), {"type": "integer", "description": "Hours", "minimum": 0}, 5, -3),
+    (DAYS, Gap("range", "days", (1, 7)), {"type": "integer", "minimum": 1, "maximum": 7, "description": "Days"}, 7, 10),
+])
+def test_tools_with_only_required_scalars_are_weakened_by_a_coarser_or_narrower_parameter(
+        fn, gap, param_after, weak_ok, strong_only):
+    weak, text = weaken_by_rule(fn)
+    assert function_problems(weak) == [] and weak["name"] == fn["name"] + "_basic" and text
+    assert weak["parameters"]["properties"][gap.param] == param_after
+    assert weak["parameters"]["required"] == fn["parameters"]["required"]
+    assert capability_diff(weak, fn) == [gap]
+    base = {p: "Oslo" for p in fn["parameters"]["properties"] if p != gap.param}
+    ok, beyond = {**base, gap.param: weak_ok}, {**base, gap.param: strong_only}
+    assert call_errors(fn, ok) == call_errors(weak, ok) == [] and call_errors(fn, beyond) == []
+    assert call_errors(weak, beyond)  # the weak schema itself refuses what only the strong tool takes
+    assert not uses_gap(gap, ok, fn) and uses_gap(gap, beyond, fn)
+    assert weak_call(weak, fn, ok, [gap]) == ok and weak_call(weak, fn, beyond, [gap]) is None  # required
+    index = value_index()
+    for i in range(5):  # schema-driven queries: strong ones use the gap, weak ones stay inside it
+        rng = random.Random(i)
+        strong_q = schema_query(weak, fn, [gap], "strong", "imperative", rng, index)
+        weak_q = schema_query(weak, fn, [gap], "weak", "question", rng, index)
+        assert strong_q and uses_gap(gap, strong_q["calls"]["strong"], fn) and strong_q["calls"]["weak"] is None
+        assert call_errors(fn, strong_q["calls"]["strong"]) == []
+        assert weak_q and call_errors(weak, weak_q["calls"]["weak"]) == []
+
+
+@pytest.mark.parametrize("fn", [LOOKUP, FACT])  # strings; an unbounded count whose negatives mean nothing
+def test_a_tool_with_nothing_else_to_take_returns_fewer_result_fields(fn):
+    weak, gap = weaken_by_rule(fn)
+    assert weak["parameters"] == fn["parameters"] and "only the main result" in weak["description"]
+    assert "full result" in gap and capability_diff(weak, fn) == []
 
 
 def test_uses_gap_and_weak_call():

@@ -36,13 +36,24 @@ def test_budgets_drop_rows_never_cut_them(split_run, gemma_tokenizer):
     limit = sorted(len(r["input_ids"]) for r in full.dataset)[3]
     cut = D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=limit,
                         max_examples=None, seed=0)
-    assert cut.rows_used + cut.too_long == 8 and cut.too_long >= 1
+    assert cut.rows_used + cut.too_long + cut.dropped_with_pair == 8 and cut.too_long >= 1
     assert max(len(r["input_ids"]) for r in cut.dataset) <= limit
     assert D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=4096, max_examples=3,
                          seed=0).rows_used == 3
     with pytest.raises(DataError, match=r"train\.stage1\.max_length"):
         D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=64, max_examples=None,
                       seed=0)
+
+
+def test_length_budget_keeps_zero_to_one_pairs_whole():
+    rows = [{"query_id": "a", "kind": "zero"}, {"query_id": "a", "kind": "one"},
+            {"query_id": "b", "kind": "zero"}, {"query_id": "b", "kind": "one"}, {"query_id": "b", "kind": "weak_strong"},
+            {"query_id": "c", "kind": "zero"}, {"query_id": "c", "kind": "weak_strong"}]
+    lengths = [90, 110, 80, 95, 130, 50, 200]
+    # a's "one" row is too long: its "zero" row goes with it instead of teaching only generate_response for a;
+    # c has no "one" row (not a pair): its "zero" row stays
+    assert D.within_budget(rows, lengths, 100) == ([2, 3, 5], 3, 1)
+    assert D.within_budget(rows, lengths, 1000) == (list(range(7)), 0, 0)
 
 
 def test_call_format_is_applied_to_select_rows(split_run, gemma_tokenizer):
@@ -85,3 +96,18 @@ def test_rl_batch_must_hold_whole_groups():
     with pytest.raises(ConfigError, match="num_generations"):
         load_config(overrides=["train.rl.batch_size=6", "train.rl.num_generations=4"])
     assert load_config(overrides=["train.rl.batch_size=8"]).train.rl.batch_size == 8
+
+
+def test_estimate_with_a_hub_id_that_cannot_load_is_one_line(split_run):
+    """Offline (the tests' environment), an uncached Hub id is refused in one line naming the model."""
+    from typer.testing import CliRunner
+
+    from tooldojo.cli import _register_stages, app
+
+    _register_stages()
+    res = CliRunner().invoke(app, ["train", "--run-dir", str(split_run), "--model", "nobody/no-such-model-xyz",
+                                   "--estimate"])
+    assert res.exit_code == 2
+    line = res.output.strip()
+    assert len(line.splitlines()) == 1 and "nobody/no-such-model-xyz" in line and "fix:" in line
+    assert "Traceback" not in res.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -161,25 +162,39 @@ def register(app: typer.Typer) -> None:
     def publish_cmd(
         repo_id: Annotated[str, typer.Option("--repo-id", help="Hub dataset repo, `user/name` or `org/name`.")],
         run_dir: RunDirOpt = None,
-        private: Annotated[bool, typer.Option("--private/--public", help="Create the repo private.")] = False,
+        public: Annotated[bool, typer.Option("--public/--private", help="Create the repo public (default: private). An existing repo keeps its visibility.")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything and print what would be pushed; push nothing.")] = False,
         token_env: Annotated[str, typer.Option(help="Environment variable holding the Hub token.")] = "HF_TOKEN",
         message: Annotated[str | None, typer.Option(help="Commit message.")] = None,
         config: ConfigOpt = None,
         overrides: SetOpt = None,
     ) -> None:
         """Push the scenario dataset of a run (`rank`, `select`, `eval`) to the Hugging Face Hub, with its card
-        and domain plot. The token is read from `$HF_TOKEN` (or `--token-env`); pushing again updates the repo.
+        and domain plot. A new repo is private unless `--public`. The token is read from `$HF_TOKEN` (or
+        `--token-env`); pushing again updates the repo.
 
         Examples:
 
         ```
+        tooldojo publish --run-dir runs/demo --repo-id me/tooldojo-demo --dry-run
         export HF_TOKEN=hf_...
-        tooldojo publish --run-dir runs/demo --repo-id me/tooldojo-demo --private
+        tooldojo publish --run-dir runs/demo --repo-id me/tooldojo-demo
         ```
         """
-        from tooldojo.dataset.publish import publish
+        from tooldojo.dataset.publish import publish, publish_plan
 
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir)
-        rec = publish(cfg.run_dir, repo_id, private=private, token_env=token_env, commit_message=message)
+        if dry_run:
+            plan = publish_plan(cfg.run_dir, repo_id, private=not public)
+            typer.echo(f"would push to {plan['repo_id']} ({'private' if plan['private'] else 'PUBLIC'}, "
+                       f"a new repo; an existing one keeps its visibility) from {plan['folder']}:")
+            for name, splits in plan["configs"].items():
+                typer.echo(f"  {name}: " + ", ".join(f"{s} {n} rows" for s, n in splits.items()))
+            typer.echo(f"  files: {', '.join(plan['files'])}")
+            has_token = bool(os.environ.get(token_env, "").strip())
+            typer.echo(f"token: ${token_env} {'is set' if has_token else 'is NOT set (needed to push)'}; "
+                       "nothing was pushed (dry run)")
+            return
+        rec = publish(cfg.run_dir, repo_id, private=not public, token_env=token_env, commit_message=message)
         typer.echo(f"published {rec['repo_id']} ({'private' if rec['private'] else 'public'}): "
                    f"configs {', '.join(rec['configs'])}; commit {rec['commit']}")

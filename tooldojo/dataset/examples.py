@@ -87,7 +87,7 @@ def build_examples(tools: list[ToolRecord], queries: list[QueryRecord], assignme
                 scenario=split, kind=kind, style=q.style, query=q.text,  # type: ignore[arg-type]
                 tools=[c.function for c in cands], gold_tool=gold.tool, gold_arguments=gold.arguments,
                 gold_ranking=gold.ranking, weak_tool=roles.get("weak"), strong_tool=roles.get("strong"),
-                capability_gap=fam["strong"].capability_gap if "strong" in fam else None,
+                capability_gap=fam["strong"].capability_gap if "strong" in fam else None, needs=q.needs,
             ))
     stats = {
         "examples": {s: len(v) for s, v in sorted(out.items())},

@@ -77,6 +77,7 @@ def _is_hub_id(source: str) -> bool:
 def load_dataset_dir(path: str | Path, config: str):
     """One config of a scenario dataset as a ``DatasetDict``, from a local folder (``split/dataset`` or a
     run folder) or a Hub dataset repo id (``user/name``, read with ``datasets.load_dataset``)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from datasets import Dataset, DatasetDict, DatasetInfo
 
@@ -107,6 +108,8 @@ def load_dataset_dir(path: str | Path, config: str):
     order = {s: i for i, s in enumerate(("train", *SCENARIOS))}
     for f in sorted(files, key=lambda p: (order.get(p.stem, 99), p.stem)):
         table = pq.read_table(f)
+        for name in feats.keys() - set(table.column_names):  # written before the column existed: nulls
+            table = table.append_column(name, pa.nulls(table.num_rows, feats.arrow_schema.field(name).type))
         out[f.stem] = Dataset(table, info=DatasetInfo(features=feats)) if table.num_rows else _dataset([], feats)
     return DatasetDict(out)
 

@@ -5,6 +5,10 @@ Each config is pushed with ``DatasetDict.push_to_hub(repo_id, config_name=...)``
 the same repo: ``push_to_hub`` replaces a config's data files, and the card and plot keep their paths, so
 nothing is duplicated. The token is read from the environment by name and passed to the client only; it is
 never printed, logged or written (``publish.json`` records the repo, the commit and the time).
+
+A new repo is private unless ``private=False`` is asked for (``--public``), as with ``export --push-to-hub``.
+:func:`publish_plan` checks everything that can be checked without the network and says what would be pushed
+(``--dry-run``); :func:`publish` runs it first, so a bad input stops before anything is sent.
 """
 
 from __future__ import annotations
@@ -41,10 +45,29 @@ def _token(token_env: str) -> str:
     return token
 
 
-def publish(source: str | Path, repo_id: str, *, private: bool = False, token_env: str = "HF_TOKEN",
+def publish_plan(source: str | Path, repo_id: str, *, private: bool = True) -> dict[str, Any]:
+    """What :func:`publish` would push, after every check that needs no network: the repo id, the dataset
+    folder and its card info. ``configs`` maps config -> split -> rows; ``files`` lists the card and plot."""
+    from tooldojo.dataset.card import PLOT
+    from tooldojo.dataset.io import load_dataset_dir
+    from tooldojo.dataset.schema import CONFIGS
+
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ConfigError(f"{repo_id!r} is not a repo id", field="--repo-id", fix="write it as user/name or org/name")
+    folder = dataset_folder(source)
+    info_path = folder.parent / "card_info.json"
+    if not info_path.exists():
+        raise DataError("card_info.json is missing", field=str(info_path), fix="rerun `tooldojo split --force`")
+    configs = {c: {s: len(ds) for s, ds in load_dataset_dir(folder, c).items()} for c in CONFIGS}
+    return {"repo_id": repo_id, "private": private, "folder": str(folder), "configs": configs,
+            "files": ["README.md", *([PLOT] if (folder / PLOT).exists() else [])]}
+
+
+def publish(source: str | Path, repo_id: str, *, private: bool = True, token_env: str = "HF_TOKEN",
             commit_message: str | None = None) -> dict[str, Any]:
-    """Push every config of the scenario dataset in ``source`` to the Hub dataset repo ``repo_id``, then the
-    card and plot. Returns (and writes beside the dataset as ``publish.json``) what was published."""
+    """Push every config of the scenario dataset in ``source`` to the Hub dataset repo ``repo_id`` (created
+    private unless ``private=False``), then the card and plot. Returns (and writes beside the dataset as
+    ``publish.json``) what was published."""
     from huggingface_hub import CommitOperationAdd, HfApi
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
@@ -53,14 +76,10 @@ def publish(source: str | Path, repo_id: str, *, private: bool = False, token_en
     from tooldojo.dataset.schema import CONFIGS
     from tooldojo.runs import write_json
 
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise ConfigError(f"{repo_id!r} is not a repo id", field="--repo-id", fix="write it as user/name or org/name")
-    folder = dataset_folder(source)
-    info_path = folder.parent / "card_info.json"
-    if not info_path.exists():
-        raise DataError("card_info.json is missing", field=str(info_path), fix="rerun `tooldojo split --force`")
+    plan = publish_plan(source, repo_id, private=private)
+    folder = Path(plan["folder"])
     token = _token(token_env)
-    saved = json.loads(info_path.read_text(encoding="utf-8"))
+    saved = json.loads((folder.parent / "card_info.json").read_text(encoding="utf-8"))
     message = commit_message or "tooldojo: upload scenario dataset"
     try:
         for config in CONFIGS:

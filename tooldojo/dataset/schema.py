@@ -45,6 +45,7 @@ BASE_FEATURES = {
     "weak_tool": Value("string"),
     "strong_tool": Value("string"),
     "capability_gap": Value("string"),
+    "needs": Value("string"),
 }
 
 

@@ -87,8 +87,8 @@ def register(app: typer.Typer) -> None:
         manifest = run_eval(cfg.eval, cfg.run_dir, seed=_seed(cfg), force=force, name=name)
         report = Path(cfg.run_dir) / "eval" / manifest.stats["name"] / "report.md"
         typer.echo(json.dumps({"report": str(report), **{
-            k: manifest.stats.get(k) for k in ("tool_accuracy", "strong_preference", "zero_to_one", "malformed_rate",
-                                               "rank_exact", "examples_per_second")}}))
+            k: manifest.stats.get(k) for k in ("tool_accuracy", "strong_preference", "zero_to_one", "answer_rate",
+                                               "malformed_rate", "rank_exact", "examples_per_second")}}))
 
     @eval_app.command("compare")
     @handle_errors

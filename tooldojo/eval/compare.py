@@ -19,6 +19,7 @@ COMPARED = [
     ("select", "tool_accuracy", "Tool-selection accuracy"),
     ("select", "strong_preference", "Strong-over-weak preference"),
     ("select", "zero_to_one", "Zero-to-One pairs both right"),
+    ("select", "answer_rate", "Direct answers given (generate_response rightly chosen)"),
     ("select", "arg_value_accuracy", "Argument value accuracy (right tool)"),
     ("select", "call_exact", "Exact call (tool and arguments)"),
     ("select", "malformed_rate", "Malformed outputs"),

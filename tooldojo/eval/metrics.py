@@ -11,6 +11,7 @@ Select task:
 | ``call_exact`` | all examples | right tool and exactly the gold arguments |
 | ``malformed_rate`` | all examples | no readable call (counted wrong) |
 | ``well_formed_rate`` | all examples | strict ``<think>`` + answer format |
+| ``answer_rate`` | examples where ``generate_response`` was rightly chosen | its ``response`` is non-empty |
 | ``zero_to_one`` | queries with a ``zero`` and a ``one`` example | both answered with the right tool |
 
 Rank task: ``exact``, ``top1``, ``pairwise`` (see :mod:`tooldojo.eval.scoring`), ``malformed_rate``.
@@ -21,7 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 SELECT_COLUMNS = ("tool_correct", "malformed", "well_formed", "call_exact", "offers_both", "chose_strong",
-                  "chose_weak", "arg_key_precision", "arg_key_recall", "arg_value_accuracy", "arg_exact")
+                  "chose_weak", "arg_key_precision", "arg_key_recall", "arg_value_accuracy", "arg_exact",
+                  "answered")
 RANK_COLUMNS = ("exact", "top1", "pairwise", "malformed", "well_formed")
 ALL = "all"
 
@@ -57,6 +59,8 @@ def _select_aggs() -> list[Any]:
         pl.col("arg_exact").mean().alias("arg_exact"),
         pl.col("arg_exact").count().alias("n_args"),
         pl.col("call_exact").mean().alias("call_exact"),
+        pl.col("answered").mean().alias("answer_rate"),
+        pl.col("answered").count().alias("n_answers"),
         pl.col("malformed").mean().alias("malformed_rate"),
         pl.col("well_formed").mean().alias("well_formed_rate"),
     ]

@@ -9,7 +9,8 @@ from tooldojo.eval.plots import ordered_kinds
 
 SELECT_TABLE = [("n", "n"), ("tool_accuracy", "tool acc"), ("strong_preference", "strong pref"),
                 ("arg_key_precision", "key P"), ("arg_key_recall", "key R"), ("arg_value_accuracy", "value acc"),
-                ("arg_exact", "args exact"), ("call_exact", "call exact"), ("malformed_rate", "malformed"),
+                ("arg_exact", "args exact"), ("call_exact", "call exact"), ("answer_rate", "answer rate"),
+                ("malformed_rate", "malformed"),
                 ("well_formed_rate", "well-formed")]
 RANK_TABLE = [("n", "n"), ("exact", "exact"), ("top1", "top-1"), ("pairwise", "pairwise"),
               ("malformed_rate", "malformed"), ("well_formed_rate", "well-formed")]
@@ -20,6 +21,8 @@ DEFINITIONS = """\
 *key P / key R / value acc / args exact*: over calls of the right (real) tool, precision and recall of the
 argument keys, the share of gold keys with an equal value (strings compared trimmed and case-folded, numbers
 as numbers), and exactly the gold arguments. *call exact*: right tool and exact arguments, over all examples.
+*answer rate*: where `generate_response` was rightly chosen, the share whose `response` is non-empty (the
+selection itself counts in *tool acc*, as GenTool scores it).
 *malformed*: no readable call (counted wrong). *well-formed*: the strict `<think>` + answer format.
 *Zero-to-One pairs*: queries evaluated both without (`zero`) and with (`one`) their tool; a pair is right when
 both examples are. Ranking (stage-1 task): *exact*: the ranking up to `generate_response` equals the gold

@@ -224,7 +224,7 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     if "select" in metrics:
         o = metrics["select"]["overall"]
         out.update({k: o.get(k) for k in ("tool_accuracy", "strong_preference", "call_exact", "malformed_rate",
-                                          "zero_to_one")})
+                                          "zero_to_one", "answer_rate")})
         out["tool_accuracy_by_scenario"] = {s: m["tool_accuracy"] for s, m in metrics["select"]["by_scenario"].items()}
     if "rank" in metrics:
         o = metrics["rank"]["overall"]

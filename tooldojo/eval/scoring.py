@@ -8,7 +8,9 @@ Select task (one call expected; the first call found is the answer):
 - ``offers_both`` / ``chose_strong`` / ``chose_weak``: for examples offering the weak and the strong tool;
 - arguments, when the right (non-``generate_response``) tool was called: key precision and recall, value
   accuracy (share of gold keys with an equal value), exact arguments;
-- ``call_exact``: right tool and exact arguments (``generate_response`` matches on the name alone).
+- ``call_exact``: right tool and exact arguments (``generate_response`` matches on the name alone);
+- ``answered``: when ``generate_response`` was rightly chosen, whether its ``response`` is non-empty (``None``
+  otherwise): the selection is scored as GenTool does, the answer apart.
 
 Rank task: ``exact`` (the ranking up to ``generate_response`` equals the gold ranking), ``top1``, and
 ``pairwise``: the share of ordered pairs of the gold ranking that the prediction orders the same way (an
@@ -56,7 +58,10 @@ def score_select(parsed: Parsed, row: dict[str, Any]) -> dict[str, Any]:
         "chose_weak": offers_both and pred == weak,
         "call_exact": bool(call) and call_matches(call, gold_tool, gold_args),
         "arg_key_precision": None, "arg_key_recall": None, "arg_value_accuracy": None, "arg_exact": None,
+        "answered": None,
     }
+    if call and pred == gold_tool == GENERATE_RESPONSE:
+        v["answered"] = bool(str(call.arguments.get("response") or "").strip())
     if call and pred == gold_tool and gold_tool != GENERATE_RESPONSE:
         s = score_arguments(call.arguments, gold_args)
         v.update(arg_key_precision=s.key_precision, arg_key_recall=s.key_recall,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tooldojo.records import Provenance, QueryRecord, ToolRecord, stable_id
+from tooldojo.synth.answers import templated_answer
 from tooldojo.synth.catalog import DomainFile, Family, fill, sample_slots
 from tooldojo.synth.config import SynthConfig
 from tooldojo.synth.schemas import RESPONSE_SCHEMAS, call_errors, function_problems, normalize_function
@@ -82,6 +83,7 @@ class QueryDraft:
     dropped: str | None = None
     detail: str = ""
     origin: str | None = None
+    answer: str = ""
 
 
 @dataclass
@@ -364,7 +366,8 @@ class Synthesizer:
                 seen.add(key)
                 origin = item.get("origin") if self.source == "catalog" else None  # offline teacher only
                 drafts.append(QueryDraft(text, style, item["needs"], calls,
-                                         origin=origin if isinstance(origin, str) else None))
+                                         origin=origin if isinstance(origin, str) else None,
+                                         answer=" ".join(str(item.get("answer") or "").split())))
         await asyncio.gather(*(self._repair(fam, q) for q in drafts))
         for q in drafts:
             if q.dropped:
@@ -405,8 +408,10 @@ class Synthesizer:
                 extra["verify_prompt_hash"] = verify_hash
             if q.origin:
                 extra["query_source"] = q.origin
+            extra["answer_source"] = "teacher" if q.answer else "template"
+            answer = q.answer or templated_answer(fam.weak if q.needs == "weak" else fam.strong)
             records.append(QueryRecord(query_id=stable_id(fid, q.text, prefix="q-"), family_id=fid, text=q.text,
-                                       style=q.style, needs=q.needs, calls=calls,
+                                       style=q.style, needs=q.needs, calls=calls, answer=answer,
                                        provenance=self._prov("queries", reply, **extra)))
         return records
 

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from tooldojo.synth.catalog import _REF, load_catalog
-from tooldojo.synth.weakening import Gap, is_default, uses_gap, weak_call
+from tooldojo.synth.weakening import Gap, fit_to_weak, is_default, uses_gap, weak_call
 
 _EXAMPLE = re.compile(r"(?:e\.g\.|for example|such as)[,:]?\s*(.+?)(?:\)|\.(?:\s|$)|$)", re.I)
 _VERB_ENDINGS = (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x"), ("zes", "z"))
@@ -233,6 +233,20 @@ def query_text(fn: dict[str, Any], arguments: dict[str, Any], style: str, rng: r
     return body[:1].upper() + body[1:] + "."
 
 
+def beyond_weak(gap: Gap, schema: dict[str, Any], rng: random.Random) -> Any:
+    """A value of a numeric parameter that the strong tool takes and the weak one (``integer``/``range`` gap)
+    does not: a fractional value, or one past the weak tool's bound."""
+    if gap.kind == "integer":
+        lo, hi = _number_range(gap.param, schema, False)
+        return round(rng.uniform(lo, max(lo, hi - 1)), 0) + 0.5
+    lo, hi = gap.allowed
+    if hi is not None:
+        top = schema.get("maximum", hi + 10)
+        value = rng.uniform(hi, top) if schema.get("type") == "number" else rng.randint(int(hi) + 1, int(top))
+        return value if value > hi else top
+    return -rng.randint(1, 20) if lo == 0 else lo - rng.randint(1, 20)
+
+
 def schema_query(weak: dict[str, Any], strong: dict[str, Any], gaps: list[Gap], needs: str, style: str,
                  rng: random.Random, index: dict[str, tuple[str, ...]]) -> dict[str, Any] | None:
     """One ``queries`` item (text, style, needs, calls) from the schemas: a ``strong`` query uses the first
@@ -257,15 +271,16 @@ def schema_query(weak: dict[str, Any], strong: dict[str, Any], gaps: list[Gap], 
                 args[gap.param] = rng.choice(lost)
             elif gap.kind == "missing" and schema.get("type") == "boolean":
                 args[gap.param] = not is_default(schema, True)
+            elif gap.kind in ("integer", "range"):
+                args[gap.param] = beyond_weak(gap, schema, rng)
             else:
                 args[gap.param] = sample_value(gap.param, schema, rng, index, many=gap.kind == "scalar")
             if not uses_gap(gap, args, strong):
                 continue
         else:
-            for gap in gaps:  # a required gap parameter (scalar/enum): a value the weak tool also takes
+            for gap in gaps:  # a required gap parameter: a value the weak tool also takes
                 if gap.param in args and uses_gap(gap, args, strong):
-                    args[gap.param] = (args[gap.param][:1] if gap.kind == "scalar"
-                                       else rng.choice(gap.allowed) if gap.allowed else args[gap.param])
+                    args[gap.param] = fit_to_weak(gap, args[gap.param], rng)
             if any(uses_gap(g, args, strong) for g in gaps):
                 continue
         wcall = weak_call(weak, strong, args, gaps)

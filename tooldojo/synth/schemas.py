@@ -58,7 +58,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "items": {
                     "type": "object",
                     "properties": {"text": {"type": "string", "minLength": 3}, "style": _STR,
-                                   "needs": {"type": "string", "enum": ["weak", "strong"]}, "calls": _CALLS},
+                                   "needs": {"type": "string", "enum": ["weak", "strong"]}, "calls": _CALLS,
+                                   "answer": _STR},
                     "required": ["text", "style", "needs", "calls"],
                 },
             }

@@ -1,12 +1,19 @@
 """Weak/strong tool differences: the rule-based ``weaken`` and the capability diff between two schemas.
 
-:func:`weaken_by_rule` makes a weaker variant of a strong tool by one of three rules, in this order:
+:func:`weaken_by_rule` makes a weaker variant of a strong tool by the first of these rules that applies:
 
 1. drop the most capable optional parameter (structured > enumerated > other, then the longest description);
 2. turn an array parameter into a scalar (its item type: one item at a time);
-3. narrow an enumerated parameter to the first half of its values.
+3. narrow an enumerated parameter to the first half of its values;
+4. make a ``number`` parameter coarser: whole numbers only (``integer``; not for a share or probability,
+   bounded by 1);
+5. narrow a numeric parameter's range: the lower half of a bounded range, or no negative values for an
+   unbounded one whose name says it can be negative (temperature, latitude, offset, change, ...);
+6. return fewer result fields: same parameters, the basic version returns only the main result (a gap no
+   schema shows, so only queries written for it need the strong tool).
 
-A tool with none of these (only required scalar parameters without an enum) cannot be weakened by rule.
+Rules 4-6 are what tools with only required parameters (most imported ones) can lose. A tool without
+``parameters`` at all cannot be weakened by rule.
 
 :func:`capability_diff` finds what a weak schema lacks compared with the strong one (missing parameters,
 narrowed enums, arrays made scalar) whoever wrote the weak variant; :func:`uses_gap` and :func:`weak_call`
@@ -23,7 +30,7 @@ from tooldojo.synth.schemas import call_errors
 
 
 class NotWeakenable(ValueError):
-    """The tool has no optional parameter, array parameter or enum to take away."""
+    """The tool has no parameters schema to take anything away from."""
 
 
 def _capability(name: str, schema: dict[str, Any]) -> tuple[int, int, str]:
@@ -73,15 +80,56 @@ def weaken_by_rule(fn: dict[str, Any]) -> tuple[dict[str, Any], str]:
         gap = f"accepts '{p}' values {', '.join(map(str, lost))} (the basic version only {', '.join(map(str, keep))})"
         return ({"name": name, "description": f"{base_desc} Basic version: fewer '{p}' options.",
                  "parameters": weak_params}, gap)
-    raise NotWeakenable(f"tool {fn.get('name')!r} has no optional parameter, array parameter or enum to take away")
+    numeric = [p for p in props if isinstance(props[p], dict) and props[p].get("type") in ("number", "integer")]
+    fractional = [p for p in numeric if props[p]["type"] == "number" and not props[p].get("maximum", 2) <= 1]
+    if fractional:
+        p = max(fractional, key=lambda k: _capability(k, props[k]))
+        weak_params = {**params, "properties": {**props, p: {**props[p], "type": "integer"}}}
+        return ({"name": name, "description": f"{base_desc} Basic version: '{p}' takes whole numbers only.",
+                 "parameters": weak_params}, f"accepts fractional '{p}' values, not only whole numbers")
+    ranged = [p for p in numeric if _narrower_range(p, props[p]) is not None]
+    if ranged:
+        p = max(ranged, key=lambda k: _capability(k, props[k]))
+        lo, hi = _narrower_range(p, props[p])  # type: ignore[misc]
+        narrowed = {**props[p], "minimum": lo, **({"maximum": hi} if hi is not None else {})}
+        weak_params = {**params, "properties": {**props, p: narrowed}}
+        span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
+        gap = (f"accepts '{p}' values up to {props[p]['maximum']}" if hi is not None
+               else f"accepts negative '{p}' values")
+        return ({"name": name, "description": f"{base_desc} Basic version: '{p}' only takes values {span}.",
+                 "parameters": weak_params}, f"{gap} (the basic version only values {span})")
+    if not isinstance(fn.get("parameters"), dict):
+        raise NotWeakenable(f"tool {fn.get('name')!r} has no parameters schema to weaken")
+    return ({"name": name, "description": f"{base_desc} Basic version: it returns only the main result, "
+             "without the details or extra fields of the full version.", "parameters": params},
+            "returns the full result with every detail and field, not only the main result")
+
+
+_SIGNED = re.compile(r"temp|lat|lon|offset|change|delta|balance|elevation|altitude|difference|shift|angle|"
+                     r"gain|profit|return|growth|velocity|acceleration|charge|potential|position|x\b|y\b|z\b", re.I)
+"""Names of numeric parameters whose negative values are meaningful (an unbounded range narrows to >= 0)."""
+
+
+def _narrower_range(name: str, schema: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(minimum, maximum or ``None``) of a narrower range for numeric parameter ``name``: the lower half of a
+    bounded range, else no negative values when the name says they mean something; ``None`` otherwise."""
+    lo, hi = schema.get("minimum"), schema.get("maximum")
+    if isinstance(lo, int | float) and isinstance(hi, int | float) and hi - lo >= 2:
+        mid = lo + (hi - lo) / 2
+        return lo, int(mid) if schema.get("type") == "integer" else mid
+    if lo is None and hi is None and _SIGNED.search(name):
+        return 0, None
+    return None
 
 
 @dataclass(frozen=True)
 class Gap:
     """One capability the weak tool lacks: parameter ``param`` is ``missing``, ``scalar`` (array in the
-    strong tool, one value in the weak one) or ``enum`` (``allowed`` = the weak tool's values)."""
+    strong tool, one value in the weak one), ``enum`` (``allowed`` = the weak tool's values), ``integer``
+    (fractional in the strong tool, whole numbers in the weak one) or ``range`` (``allowed`` = the weak tool's
+    (minimum, maximum), ``None`` for no bound)."""
 
-    kind: Literal["missing", "scalar", "enum"]
+    kind: Literal["missing", "scalar", "enum", "integer", "range"]
     param: str
     allowed: tuple[Any, ...] = ()
 
@@ -105,7 +153,41 @@ def capability_diff(weak: dict[str, Any], strong: dict[str, Any]) -> list[Gap]:
         elif isinstance(s.get("enum"), list) and isinstance(w, dict) and isinstance(w.get("enum"), list) \
                 and set(map(str, s["enum"])) - set(map(str, w["enum"])):
             out.append(Gap("enum", p, tuple(w["enum"])))
+        elif isinstance(w, dict) and s.get("type") == "number" and w.get("type") == "integer":
+            out.append(Gap("integer", p))
+        elif isinstance(w, dict) and s.get("type") in ("number", "integer") and _range_narrowed(s, w):
+            out.append(Gap("range", p, (w.get("minimum"), w.get("maximum"))))
     return out
+
+
+def _range_narrowed(strong: dict[str, Any], weak: dict[str, Any]) -> bool:
+    def wider(a: Any, b: Any, sign: int) -> bool:  # bound a (strong) admits values bound b (weak) does not
+        return b is not None and (a is None or sign * (a - b) > 0)
+    return wider(strong.get("minimum"), weak.get("minimum"), -1) or wider(strong.get("maximum"), weak.get("maximum"), 1)
+
+
+def in_weak_range(gap: Gap, value: Any) -> bool:
+    """Whether a numeric ``value`` is one the weak tool takes under an ``integer`` or ``range`` gap."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return True
+    if gap.kind == "integer":
+        return float(value).is_integer()
+    lo, hi = gap.allowed
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def fit_to_weak(gap: Gap, value: Any, rng: Any) -> Any:
+    """The value closest to ``value`` that the weak tool takes for ``gap``'s parameter."""
+    if gap.kind == "scalar":
+        return value[:1] if isinstance(value, list) else value
+    if gap.kind == "enum":
+        return rng.choice(gap.allowed) if gap.allowed else value
+    if gap.kind == "integer" and isinstance(value, float):
+        return round(value)
+    if gap.kind == "range" and isinstance(value, int | float):
+        lo, hi = gap.allowed
+        return min(max(value, lo if lo is not None else value), hi if hi is not None else value)
+    return value
 
 
 _DEFAULT = re.compile(r"\bdefaults?(?:\s+(?:is|to|value is|of))?\s*[:=]?\s*(?:'([^']*)'|\"([^\"]*)\"|([^\s.,;)]+))", re.I)
@@ -139,6 +221,8 @@ def uses_gap(gap: Gap, arguments: dict[str, Any], strong: dict[str, Any]) -> boo
         return not is_default(_props(strong).get(gap.param) or {}, value)
     if gap.kind == "scalar":
         return isinstance(value, list) and len(value) > 1
+    if gap.kind in ("integer", "range"):
+        return not in_weak_range(gap, value)
     return value not in gap.allowed
 
 
@@ -160,6 +244,6 @@ def weak_call(weak: dict[str, Any], strong: dict[str, Any], arguments: dict[str,
                     del out[gap.param]
                 else:
                     out[gap.param] = value[0]
-        elif out[gap.param] not in gap.allowed:
+        elif uses_gap(gap, out, strong):  # an enum value or number the weak tool does not take
             del out[gap.param]
     return None if call_errors(weak, out) else out

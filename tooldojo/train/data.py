@@ -7,7 +7,10 @@
   renders only trainer-wide tools), and the gold columns the rewards read.
 
 Rows longer than the budget are left out and counted, never cut: a cut prompt loses tools, a cut completion
-loses the call.
+loses the call. A Zero-to-One pair is left out whole: when a query's ``one`` row (its ``zero`` row plus the
+added tool, so always the longer) is too long, its ``zero`` row goes too. Otherwise the filter would keep the
+query only with the ``generate_response`` target, and, since rows with more tools are longer, tilt the
+training set towards answering directly (``dropped_with_pair`` counts these rows).
 """
 
 from __future__ import annotations
@@ -37,10 +40,28 @@ class PreparedData:
     completion_tokens: int = 0
     """SFT: the longest completion in tokens."""
     stats: dict[str, Any] = field(default_factory=dict)
+    dropped_with_pair: int = 0
+    """``zero`` rows left out because their query's ``one`` row was too long."""
 
     def summary(self) -> dict[str, Any]:
         return {"rows_in": self.rows_in, "rows_used": self.rows_used, "too_long": self.too_long,
-                "max_tokens": self.max_tokens, "mean_tokens": round(self.mean_tokens, 1)}
+                "dropped_with_pair": self.dropped_with_pair, "max_tokens": self.max_tokens,
+                "mean_tokens": round(self.mean_tokens, 1)}
+
+
+def within_budget(rows: list[dict[str, Any]], lengths: list[int], budget: int) -> tuple[list[int], int, int]:
+    """Indices of the rows to keep (at most ``budget`` tokens, Zero-to-One pairs kept or left out whole), the
+    number of rows too long, and the number of ``zero`` rows left out with their pair."""
+    broken = {r.get("query_id") for r, n in zip(rows, lengths, strict=True) if r.get("kind") == "one" and n > budget}
+    keep, too_long, with_pair = [], 0, 0
+    for i, (r, n) in enumerate(zip(rows, lengths, strict=True)):
+        if n > budget:
+            too_long += 1
+        elif r.get("kind") == "zero" and r.get("query_id") in broken:
+            with_pair += 1
+        else:
+            keep.append(i)
+    return keep, too_long, with_pair
 
 
 def load_split(dataset_dir: Path, config: str) -> Any:
@@ -117,16 +138,13 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
 
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
-    kept, lengths, completion_lengths, too_long = [], [], [], 0
-    for row in ds:
-        if task == "select":
-            row = _with_call_format(row, call_format)
-        tools = _tools(row)
-        full = _ids(tokenizer, row["prompt"] + row["completion"], tools, generation_prompt=False)
-        if len(full) > max_length:
-            too_long += 1
-            continue
-        prompt_len = _common_prefix(_ids(tokenizer, row["prompt"], tools, generation_prompt=True), full)
+    rows = [_with_call_format(row, call_format) if task == "select" else row for row in ds]
+    fulls = [_ids(tokenizer, row["prompt"] + row["completion"], _tools(row), generation_prompt=False) for row in rows]
+    keep, too_long, with_pair = within_budget(rows, [len(f) for f in fulls], max_length)
+    kept, lengths, completion_lengths = [], [], []
+    for i in keep:
+        row, full = rows[i], fulls[i]
+        prompt_len = _common_prefix(_ids(tokenizer, row["prompt"], _tools(row), generation_prompt=True), full)
         kept.append({"input_ids": full, "completion_mask": [0] * prompt_len + [1] * (len(full) - prompt_len)})
         lengths.append(len(full))
         completion_lengths.append(len(full) - prompt_len)
@@ -135,7 +153,8 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
                         field=f"train.{'stage1' if task == 'rank' else 'stage2'}.max_length",
                         fix="raise max_length (the rows' prompts hold every candidate tool's schema)")
     return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
-                        sum(lengths) / len(lengths), completion_tokens=max(completion_lengths))
+                        sum(lengths) / len(lengths), completion_tokens=max(completion_lengths),
+                        dropped_with_pair=with_pair)
 
 
 def render_prompt(tokenizer: Any, messages: list[dict[str, str]], tools: Any) -> str:
@@ -157,21 +176,19 @@ def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: 
 
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
-    kept, lengths, too_long = [], [], 0
-    for row in ds:
-        row = _with_call_format(row, call_format)
-        tools = _tools(row)
-        text = render_prompt(tokenizer, row["prompt"], tools)
-        n = len(tokenizer(text)["input_ids"])
-        if n > max_prompt_length:
-            too_long += 1
-            continue
-        kept.append({"prompt": text, "tools": row["tools"], "gold_tool": row["gold_tool"],
+    rows = [_with_call_format(row, call_format) for row in ds]
+    texts = [render_prompt(tokenizer, row["prompt"], _tools(row)) for row in rows]
+    all_lengths = [len(tokenizer(text)["input_ids"]) for text in texts]
+    keep, too_long, with_pair = within_budget(rows, all_lengths, max_prompt_length)
+    kept, lengths = [], []
+    for i in keep:
+        row = rows[i]
+        kept.append({"prompt": texts[i], "tools": row["tools"], "gold_tool": row["gold_tool"],
                      "gold_arguments": row["gold_arguments"] or "{}", "kind": row.get("kind") or "",
                      "example_id": row.get("example_id") or ""})
-        lengths.append(n)
+        lengths.append(all_lengths[i])
     if not kept:
         raise DataError(f"every RL prompt is longer than max_prompt_length={max_prompt_length} tokens",
                         field="train.rl.max_prompt_length", fix="raise train.rl.max_prompt_length")
     return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
-                        sum(lengths) / len(lengths))
+                        sum(lengths) / len(lengths), dropped_with_pair=with_pair)
