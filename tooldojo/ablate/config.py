@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Variant = Literal["base", "select_only", "two_stage", "two_stage_rl", "rl_from_base"]
 VARIANTS: tuple[Variant, ...] = ("base", "select_only", "two_stage", "two_stage_rl", "rl_from_base")
@@ -26,6 +26,8 @@ class CostModel(BaseModel):
     """One generated evaluation output (scenario or BFCL)."""
     model_seconds: float = Field(30.0, ge=0)
     """Per training run or evaluation: loading, merging and saving a model."""
+    audit_seconds: float = Field(150.0, ge=0)
+    """The leakage audit against BFCL (embedding BFCL's questions and function docs)."""
 
 
 class AblateConfig(BaseModel):
@@ -50,3 +52,9 @@ class AblateConfig(BaseModel):
     budget_hours: float | None = Field(None, gt=0)
     """Refuse to start when the planned time (``cost`` × budgets) exceeds this."""
     cost: CostModel = Field(default_factory=CostModel)
+
+    @field_validator("bfcl", mode="before")
+    @classmethod
+    def _yaml_switch(cls, v: object) -> object:
+        """YAML reads a bare ``on``/``off`` (as in ``--set ablate.bfcl=off``) as a boolean."""
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v

@@ -169,7 +169,7 @@ def plan(cfg: PipelineConfig, *, bfcl: bool, scenario_sizes: dict[str, int] | No
                           lambda v=v: _evaluate(cfg, v, seed)))
     if bfcl:
         entries = _bfcl_entries(cfg)
-        steps.append(Step("BFCL leakage audit", cost.model_seconds, lambda: audit_bfcl(cfg)))
+        steps.append(Step("BFCL leakage audit", cost.audit_seconds, lambda: audit_bfcl(cfg)))
         for v in cfg.ablate.bfcl_variants:
             steps.append(Step(f"BFCL {LABELS[v]} ({entries} entries)",
                               entries * cost.eval_example_seconds + cost.model_seconds,
@@ -279,11 +279,12 @@ def audit_bfcl(cfg: PipelineConfig) -> Any:
     from tooldojo.dataset.audit import audit_external
     from tooldojo.dataset.stage import _dedup_config
     from tooldojo.eval.bfcl.runner import bfcl_texts
+    from tooldojo.eval.bfcl.venv import bfcl_status
     from tooldojo.runs import StageRun, read_manifest, upstream_fingerprint, write_json
 
     run_dir = cfg.run_dir
     split_fp = upstream_fingerprint(run_dir / "split", needed_by="the BFCL leakage audit")
-    queries, tools, version = bfcl_texts(cfg.eval.bfcl)
+    version = (bfcl_status(cfg.eval.bfcl) or {}).get("version", "?")
     settings = {"categories": cfg.eval.bfcl.categories, "max_jaccard": cfg.split.audit_max_jaccard,
                 "max_cosine": cfg.split.audit_max_cosine, "semantic": cfg.split.audit_semantic}
     st = StageRun(run_dir / "eval" / AUDIT, "audit-bfcl", settings, inputs={"split": split_fp, "bfcl_eval": version})
@@ -291,6 +292,7 @@ def audit_bfcl(cfg: PipelineConfig) -> Any:
         return read_manifest(st.dir)
     from tooldojo.dataset.io import load_dataset_dir
 
+    queries, tools, _ = bfcl_texts(cfg.eval.bfcl)
     train = load_dataset_dir(run_dir / "split" / "dataset", "select")["train"]
     dedup = _dedup_config(run_dir / "dedup")
     with st:
