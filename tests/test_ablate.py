@@ -140,13 +140,13 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
     cfg = load_config(preset="results-tiny", overrides=[
         f"run_dir={run}", "ablate.bfcl=off", "eval.limit=3", "eval.max_new_tokens=8"])
     record = run_ablate(cfg, docs=docs, command="tooldojo ablate --preset results-tiny")
-    assert record["status"] == "complete" and not record["bfcl"]["run"]
+    assert record["status"] == "complete (BFCL not run)" and not record["bfcl"]["run"]
     for out in (run / "results", docs):
         saved = json.loads((out / "results.json").read_text())
         assert set(saved["variants"]) == set(VARIANTS)
         assert (out / "results.png").stat().st_size > 0
         text = (out / "results.md").read_text()
-        assert "95% Wilson interval" in text and "BFCL" in text and "Not run: switched off" in text
+        assert "95% Wilson interval" in text and "Not run: switched off" in text and "Toy-scale" in text
         assert "tooldojo ablate --preset results-tiny" in text
     for v, entry in saved["variants"].items():
         sets = set(read_manifest(run / "eval" / v).stats["tool_accuracy_by_scenario"])

@@ -120,8 +120,9 @@ def collect(cfg: PipelineConfig, *, bfcl_note: str | None = None) -> dict[str, A
     audit = _read(run_dir / "eval" / "bfcl-audit" / "audit.json")
     complete = all(e["scenarios"] for e in variants.values()) and all(
         e.get("bfcl") for v, e in variants.items() if v in cfg.ablate.bfcl_variants and bfcl_note is None)
+    status = "incomplete" if not complete else "complete" if bfcl_note is None else "complete (BFCL not run)"
     return {
-        "status": "complete" if complete else "incomplete",
+        "status": status,
         "preset": cfg.preset, "run_dir": str(run_dir), "seed": cfg.seed, "base_model": cfg.train.model or "gemma-3-270m",
         "eval_limit": cfg.eval.limit,
         "bfcl": {"run": bfcl_note is None, "note": bfcl_note, "categories": cfg.eval.bfcl.categories,
@@ -190,6 +191,8 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
              f"`{record['base_model']}` · seed {record['seed']} · commit `{prov['git']['commit'] or 'unknown'}`"
              + (" (with uncommitted changes)" if prov["git"].get("dirty") else "")
              + f" · {prov['date']}", "",
+             *([f"**Toy-scale plumbing run** with the `{record['base_model']}` model (random weights): these numbers "
+                "measure nothing but the code paths.", ""] if record["base_model"] == "tiny" else []),
              f"Machine: {prov['machine']['platform']}, {prov['machine']['cpus']} CPUs"
              + (f", GPU {prov['machine']['gpu']}" if prov["machine"].get("gpu") else ", no GPU")
              + f". Wall time: {sum(prov['stage_seconds'].values()) / 60:.1f} min summed over the stages' "
