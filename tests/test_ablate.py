@@ -82,6 +82,17 @@ def test_bad_settings_are_refused_before_the_run_folder_is_touched(tmp_path, ove
     assert not run.exists()
 
 
+def test_bfcl_auto_without_its_environment_is_reported_not_refused():
+    from tooldojo.ablate.runner import bfcl_available, plan
+
+    cfg = load_config(preset="results-cpu", overrides=["ablate.bfcl=auto", "eval.bfcl.venv=/nonexistent/bfcl-venv"])
+    run, why = bfcl_available(cfg)
+    assert not run and "tooldojo eval bfcl --setup" in why
+    assert not any(s.title.startswith("BFCL") for s in plan(cfg, bfcl=run))
+    off = load_config(preset="results-cpu", overrides=["ablate.bfcl=off"])
+    assert bfcl_available(off) == (False, "switched off (ablate.bfcl: off)")
+
+
 def _numbers(value: float, n: int) -> dict:
     return rate(value, n)
 
