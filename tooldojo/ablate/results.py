@@ -249,7 +249,7 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
                          {True: "yes", False: "no"}.get(g.get("intervals_apart"), "–")]
                         for g in record["goals"]]), "",
               "## Where the time went", "",
-              md_table(["stage", "seconds"], [[k, v] for k, v in prov["stage_seconds"].items()]), "",
+              md_table(["stage", "seconds"], [[k, f"{v:.0f}"] for k, v in prov["stage_seconds"].items()]), "",
               "## What these numbers mean, and what they do not", "",
               "- They measure one base model, one seed and one synthetic dataset (the offline seed-catalog teacher). "
               "Two variants differ clearly only where their intervals are apart; overlapping intervals mean the "

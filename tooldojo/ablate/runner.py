@@ -117,11 +117,22 @@ def bfcl_available(cfg: PipelineConfig) -> tuple[bool, str]:
 
     if cfg.ablate.bfcl == "on":
         require_venv(cfg.eval.bfcl)  # one line with the fix when missing
-        return True, ""
-    if bfcl_status(cfg.eval.bfcl) is None:
+    elif bfcl_status(cfg.eval.bfcl) is None:
         return False, (f"the bfcl-eval environment is not set up ({venv_dir(cfg.eval.bfcl)}): run "
                        "`tooldojo eval bfcl --setup` once (needs PyPI), then rerun the same command")
+    _check_categories(cfg)
     return True, ""
+
+
+def _check_categories(cfg: PipelineConfig) -> None:
+    """Unknown BFCL categories are refused now, not after hours of training."""
+    from tooldojo.eval.bfcl.venv import call_worker, venv_dir
+
+    info = call_worker(venv_dir(cfg.eval.bfcl), {"op": "info"})
+    known = {c for c in info["single_turn"] if "java" not in c} | set(info["collections"])  # no Java/JavaScript
+    if bad := [c for c in cfg.eval.bfcl.categories if c not in known]:
+        raise ConfigError(f"unknown BFCL categories {bad}", field="eval.bfcl.categories",
+                          fix="use single-turn Python categories, e.g. simple_python, multiple, irrelevance")
 
 
 @dataclass
