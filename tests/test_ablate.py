@@ -179,3 +179,18 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
     after = {v: read_manifest(run / "eval" / v).finished_at for v in VARIANTS}
     assert all(after[v] == finished[v] for v in VARIANTS if v != "select_only")
     assert after["select_only"] is not None
+
+
+def test_cli_plan_runs_nothing_and_bad_input_is_one_line(tmp_path):
+    from cli_helpers import stage_cli
+
+    from tooldojo.ablate.cli import register
+
+    run = stage_cli(register)
+    plan = run("ablate", "--preset", "results-cpu", "--run-dir", tmp_path / "r", "--plan", "--variants",
+               "base,two_stage", "--set", "ablate.bfcl=auto", "--set", "eval.bfcl.venv=/nonexistent/venv")
+    assert plan.exit_code == 0, plan.output
+    assert "| **total** |" in plan.output and "train two_stage (200 SFT + 0 GRPO steps)" in plan.output
+    assert "BFCL will not run" in plan.output and not (tmp_path / "r").exists()
+    bad = run("ablate", "--preset", "results-cpu", "--run-dir", tmp_path / "r", "--variants", "base,nope")
+    assert bad.exit_code == 2 and "ablate.variants" in bad.output and not (tmp_path / "r").exists()

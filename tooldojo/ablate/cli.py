@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
         ```
         tooldojo eval bfcl --setup                                            # once, for BFCL
-        tooldojo ablate --preset results-cpu --run-dir runs/results --docs docs   # about 4 h on 2 CPU cores
+        tooldojo ablate --preset results-cpu --run-dir runs/results --docs docs   # ~3.6 h, 2 CPU cores
         tooldojo ablate --preset results-gpu --run-dir runs/results-gpu --docs docs
         tooldojo ablate --preset results-cpu --plan                           # the plan, nothing runs
         tooldojo ablate --preset results-tiny --run-dir runs/toy              # plumbing check, minutes
@@ -49,6 +49,8 @@ def register(app: typer.Typer) -> None:
 
         extra = {"ablate": {"variants": [v.strip() for v in variants.split(",") if v.strip()]}} if variants else None
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra, preset=preset)
+        if variants:  # BFCL for the chosen variants among those configured for it
+            cfg.ablate.bfcl_variants = [v for v in cfg.ablate.bfcl_variants if v in cfg.ablate.variants]
         if plan_only:
             check_config(cfg)
             bfcl, why_not = bfcl_available(cfg)
