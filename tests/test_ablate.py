@@ -180,6 +180,15 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
     assert all(after[v] == finished[v] for v in VARIANTS if v != "select_only")
     assert after["select_only"] is not None
 
+    # too few evaluation examples for the comparison: refused right after the split, naming the fix
+    from tooldojo.ablate.runner import scenario_sizes
+    from tooldojo.errors import DataError
+
+    strict = cfg.model_copy(update={"ablate": cfg.ablate.model_copy(update={"min_eval_examples": 10**6})})
+    with pytest.raises(DataError) as err:
+        scenario_sizes(strict)
+    assert err.value.field == "synth.queries_per_family"
+
 
 def test_cli_plan_runs_nothing_and_bad_input_is_one_line(tmp_path):
     from cli_helpers import stage_cli

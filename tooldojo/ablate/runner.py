@@ -111,8 +111,10 @@ def check_config(cfg: PipelineConfig) -> None:
 
 def bfcl_available(cfg: PipelineConfig) -> tuple[bool, str]:
     """Whether BFCL runs, and why not; ``ablate.bfcl: on`` without the environment is refused."""
-    if cfg.ablate.bfcl == "off" or not cfg.ablate.bfcl_variants:
+    if cfg.ablate.bfcl == "off":
         return False, "switched off (ablate.bfcl: off)"
+    if not cfg.ablate.bfcl_variants:
+        return False, "no variant chosen for it (ablate.bfcl_variants is empty)"
     from tooldojo.eval.bfcl.venv import bfcl_status, require_venv, venv_dir
 
     if cfg.ablate.bfcl == "on":
@@ -144,12 +146,12 @@ class Step:
     run: Callable[[], Any]
 
 
-def _examples_per_variant(cfg: PipelineConfig, scenario_sizes: dict[str, int] | None) -> int:
+def _examples_per_variant(cfg: PipelineConfig, sizes: dict[str, int] | None) -> int:
     limit = cfg.eval.limit
-    if scenario_sizes is None and (cfg.run_dir / "split" / "manifest.json").is_file():
-        scenario_sizes = scenario_sizes_of(cfg)
-    if scenario_sizes:
-        return sum(n if limit is None else min(n, limit) for n in scenario_sizes.values()) * len(cfg.eval.tasks)
+    if sizes is None and (cfg.run_dir / "split" / "manifest.json").is_file():
+        sizes = scenario_sizes_of(cfg)
+    if sizes:
+        return sum(n if limit is None else min(n, limit) for n in sizes.values()) * len(cfg.eval.tasks)
     # before the split exists: four scenarios at the limit (~650 examples each at 16 queries per family)
     return (limit or 650) * 4 * len(cfg.eval.tasks)
 
@@ -161,7 +163,7 @@ def _bfcl_entries(cfg: PipelineConfig) -> int:
     return sum(min(sizes.get(c, 200), cfg.eval.bfcl.limit or 10**9) for c in cats)
 
 
-def plan(cfg: PipelineConfig, *, bfcl: bool, scenario_sizes: dict[str, int] | None = None) -> list[Step]:
+def plan(cfg: PipelineConfig, *, bfcl: bool, sizes: dict[str, int] | None = None) -> list[Step]:
     """Every step in order, with planned seconds from ``ablate.cost``; ``Step.run`` does the work."""
     cost, seed = cfg.ablate.cost, cfg.seed
     steps = [Step("data: synth, dedup, split", cost.data_seconds, lambda: _prepare_data(cfg))]
@@ -173,7 +175,7 @@ def plan(cfg: PipelineConfig, *, bfcl: bool, scenario_sizes: dict[str, int] | No
                           lambda name=name, tc=tc: _train(cfg, name, tc)))
     if "two_stage" in cfg.ablate.variants and "two_stage_rl" in cfg.ablate.variants:
         steps.append(Step("merge (c)'s stage 2", cost.model_seconds, lambda: _merge_stage2(cfg)))
-    per_variant = _examples_per_variant(cfg, scenario_sizes)
+    per_variant = _examples_per_variant(cfg, sizes)
     for v in cfg.ablate.variants:
         steps.append(Step(f"eval {LABELS[v]} ({per_variant} outputs)",
                           per_variant * cost.eval_example_seconds + cost.model_seconds,
