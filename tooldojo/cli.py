@@ -32,7 +32,7 @@ app = typer.Typer(
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline config (.yaml/.yml/.toml).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config key: `section.key=value` (repeatable).")]
 RunDirOpt = Annotated[Path | None, typer.Option("--run-dir", "-r", help="Run folder (default: config's run_dir, `runs/default`).")]
-PresetOpt = Annotated[str | None, typer.Option("--preset", help="Start from a shipped preset: `demo` or `quick` (see tooldojo/presets/).")]
+PresetOpt = Annotated[str | None, typer.Option("--preset", help="Start from a shipped preset: `demo`, `quick`, `results-cpu`, `results-gpu`, `results-tiny` (see tooldojo/presets/).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Global seed (default: config's seed, 0).")]
 ExecutorOpt = Annotated[str | None, typer.Option("--executor", help="`local` (default) or `ray` (needs `tooldojo[ray]`; see docs/scaling.md).")]
 RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to use (`ray://head:10001`, `auto`); default: start Ray on this machine.")]
@@ -96,6 +96,7 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def _register_stages() -> None:
+    from tooldojo.ablate.cli import register as register_ablate
     from tooldojo.dataset.cli import register as register_split
     from tooldojo.dedup.cli import register as register_dedup
     from tooldojo.eval.cli import register as register_eval
@@ -105,7 +106,7 @@ def _register_stages() -> None:
     from tooldojo.train.cli import register as register_train
 
     for register in (register_synth, register_dedup, register_split, register_train, register_eval,
-                     register_formats, register_pipeline):
+                     register_formats, register_pipeline, register_ablate):
         register(app)
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tooldojo.ablate.config import AblateConfig
 from tooldojo.dataset.config import SplitConfig
 from tooldojo.dedup.config import DedupConfig
 from tooldojo.errors import ConfigError
@@ -40,6 +41,8 @@ class PipelineConfig(BaseModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    ablate: AblateConfig = Field(default_factory=AblateConfig)
+    """``tooldojo ablate``: the variants compared and the time plan (the other commands ignore it)."""
 
 
 def _read_file(path: Path) -> dict[str, Any]:

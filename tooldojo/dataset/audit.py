@@ -126,6 +126,14 @@ def audit_dataset(dicts: dict[str, Any], *, minhash: Any | None, semantic: Any |
             "pairs": pairs}
 
 
+def audit_external(train_rows: dict[str, list], name: str, rows: dict[str, list], *, minhash: Any | None,
+                   semantic: Any | None, max_jaccard: float, max_cosine: float, top: int = 5) -> dict[str, Any]:
+    """Audit the training rows against an outside test set (e.g. BFCL): its questions (``query``) and its
+    function docs (``tools``, JSON strings of OpenAI tool lists) against the training queries and tools."""
+    return audit_pair("train", train_rows, name, rows, minhash=minhash, semantic=semantic,
+                      max_jaccard=max_jaccard, max_cosine=max_cosine, compare_tools=True, top=top)
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """One line per pair and check: the closest Jaccard and cosine, and whether it passed."""
     lines = []

@@ -34,8 +34,10 @@ def ordered_kinds(kinds: Any) -> list[str]:
 
 
 def grouped_bars(groups: list[str], series: dict[str, list[float | None]], *, title: str, ylabel: str,
-                 path: Path, ylim: tuple[float, float] = (0, 1.05)) -> Path:
-    """A grouped bar chart: one cluster per group, one bar per series (``None`` values are left out)."""
+                 path: Path, ylim: tuple[float, float] = (0, 1.05),
+                 intervals: dict[str, list[tuple[float, float] | None]] | None = None) -> Path:
+    """A grouped bar chart: one cluster per group, one bar per series (``None`` values are left out);
+    ``intervals`` (same keys and order as ``series``) adds an error bar from ``lo`` to ``hi`` per bar."""
     import numpy as np
 
     plt = _plt()
@@ -46,6 +48,12 @@ def grouped_bars(groups: list[str], series: dict[str, list[float | None]], *, ti
     for i, (label, values) in enumerate(series.items()):
         ys = [np.nan if v is None else v for v in values]
         bars = ax.bar(x + (i - (n - 1) / 2) * width, ys, width, label=label)
+        spans = (intervals or {}).get(label)
+        if spans:
+            lo = [0.0 if v is None or s is None else v - s[0] for v, s in zip(values, spans, strict=True)]
+            hi = [0.0 if v is None or s is None else s[1] - v for v, s in zip(values, spans, strict=True)]
+            ax.errorbar(x + (i - (n - 1) / 2) * width, ys, yerr=[lo, hi], fmt="none", ecolor="black",
+                        elinewidth=0.8, capsize=2)
         for bar, v in zip(bars, values, strict=True):
             if v is not None:
                 ax.annotate(f"{v:.2f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tooldojo.eval.config import BFCL_DEFAULT_CATEGORIES, EvalConfig
+from tooldojo.eval.config import BFCL_DEFAULT_CATEGORIES, BFCLConfig, EvalConfig
 from tooldojo.eval.generation import Generator, GenRequest
 from tooldojo.records import GENERATE_RESPONSE, GENERATE_RESPONSE_TOOL
 from tooldojo.runs import Manifest, StageRun, read_manifest
@@ -86,6 +86,21 @@ def build_bfcl_items(loaded: dict[str, Any], *, limit: int | None, seed: int, ca
                                   messages=bfcl_messages(e["messages"], call_format), tools=[*e["tools"], gr_tool],
                                   names=e["names"], stop=("</answer>",) if call_format == "python" else ()))
     return items
+
+
+def bfcl_texts(config: BFCLConfig) -> tuple[list[str], list[str], str]:
+    """BFCL's user questions and function docs (each entry's tools as a JSON list of OpenAI tools) of
+    ``config.categories``, and the bfcl-eval version: what the leakage audit compares training data with."""
+    from tooldojo.eval.bfcl.venv import bfcl_status, call_worker, require_venv
+
+    venv = require_venv(config)
+    loaded = call_worker(venv, {"op": "load", "categories": config.categories})["categories"]
+    queries, tools = [], []
+    for block in loaded.values():
+        for e in block["entries"]:
+            queries += [m["content"] for m in e["messages"] if m.get("role") == "user" and m.get("content")]
+            tools.append(json.dumps(e["tools"]))
+    return queries, tools, (bfcl_status(config) or {}).get("version", "?")
 
 
 def _summary(verdicts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -1,0 +1,291 @@
+"""The results page of a results run: ``results.json`` (every number with its n and 95% Wilson interval),
+``results.md`` (tables, plot, goals, commands, commit, machine, wall time) and ``results.png``.
+
+Everything is read from the run folder's evaluation outputs (``eval/<variant>/metrics.json``,
+``eval/<variant>/bfcl/metrics.json``, ``eval/bfcl-audit/audit.json``) and manifests; nothing is typed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tooldojo.ablate.runner import LABELS, training_runs, variant_model
+from tooldojo.config import PipelineConfig
+from tooldojo.eval.intervals import rate
+from tooldojo.records import SCENARIOS
+
+METRICS = [
+    ("tool_accuracy", "n", "Tool-selection accuracy"),
+    ("strong_preference", "n_offers_both", "Strong-over-weak preference (examples offering both)"),
+    ("call_exact", "n", "Exact call: right tool and exactly the gold arguments"),
+    ("zero_to_one", "zero_to_one_pairs", "Zero-to-One pairs both right"),
+    ("malformed_rate", "n", "Malformed outputs (lower is better)"),
+]
+"""(metric in metrics.json, the field holding its n, title): the shares reported with intervals."""
+ALL = "all"
+UNSEEN_TOOLS = ("unseen_tool_seen_query", "unseen_tool_unseen_query")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def scenario_numbers(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{scenario or "all": {metric: {"value", "n", "k", "ci"} or None}}`` from a select ``metrics.json``."""
+    select = metrics.get("select", {})
+    blocks = {**select.get("by_scenario", {}), ALL: select.get("overall", {})}
+    return {s: {m: rate(b.get(m), b.get(n_field)) for m, n_field, _ in METRICS} for s, b in blocks.items()}
+
+
+def bfcl_numbers(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {c: rate(m.get("accuracy"), m.get("n")) for c, m in metrics.get("categories", {}).items()}
+
+
+def git_commit(cwd: Path | None = None) -> dict[str, Any]:
+    """The checkout's commit and whether it had uncommitted changes (``None`` outside a git checkout)."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=cwd, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                            "cpus": os.cpu_count(), "python": platform.python_version()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def stage_seconds(run_dir: Path, cfg: PipelineConfig) -> dict[str, float]:
+    """Seconds each finished stage took (from the manifests; resumed work counts the attempt that finished)."""
+    from tooldojo.runs import read_manifest
+
+    folders = {s: run_dir / s for s in ("synth", "dedup", "split")}
+    folders |= {f"train {n}": run_dir / "variants" / n / "train" for n in training_runs(cfg)}
+    folders |= {f"eval {v}": run_dir / "eval" / v for v in cfg.ablate.variants}
+    folders |= {f"bfcl {v}": run_dir / "eval" / v / "bfcl" for v in cfg.ablate.bfcl_variants}
+    folders["bfcl audit"] = run_dir / "eval" / "bfcl-audit"
+    out = {}
+    for name, folder in folders.items():
+        m = read_manifest(folder)
+        if m is not None and m.status == "complete" and m.seconds is not None:
+            out[name] = round(m.seconds, 1)
+    return out
+
+
+def _training(cfg: PipelineConfig, variant: str) -> str:
+    runs = training_runs(cfg)
+    t = cfg.train
+    if variant == "base":
+        return "untuned"
+    if variant == "select_only":
+        return f"stage 2 from base, {runs['select_only'].stage2.max_steps} steps"
+    if variant == "two_stage":
+        return f"stage 1 {t.stage1.max_steps} steps, then stage 2 {t.stage2.max_steps} steps"
+    if variant == "two_stage_rl":
+        return f"(c), then GRPO {t.rl.max_steps} steps"
+    return f"GRPO from base, {t.rl.max_steps} steps"
+
+
+def collect(cfg: PipelineConfig, *, bfcl_note: str | None = None) -> dict[str, Any]:
+    """The results record of ``cfg.run_dir`` (see module docstring)."""
+    run_dir = cfg.run_dir
+    variants: dict[str, Any] = {}
+    for v in cfg.ablate.variants:
+        metrics = _read(run_dir / "eval" / v / "metrics.json")
+        entry: dict[str, Any] = {"label": LABELS[v], "model": variant_model(cfg, v), "training": _training(cfg, v),
+                                 "scenarios": scenario_numbers(metrics) if metrics else None}
+        if v in cfg.ablate.bfcl_variants and bfcl_note is None:
+            bfcl = _read(run_dir / "eval" / v / "bfcl" / "metrics.json")
+            entry["bfcl"] = bfcl_numbers(bfcl) if bfcl else None
+        variants[v] = entry
+    audit = _read(run_dir / "eval" / "bfcl-audit" / "audit.json")
+    complete = all(e["scenarios"] for e in variants.values()) and all(
+        e.get("bfcl") for v, e in variants.items() if v in cfg.ablate.bfcl_variants and bfcl_note is None)
+    status = "incomplete" if not complete else "complete" if bfcl_note is None else "complete (BFCL not run)"
+    return {
+        "status": status,
+        "preset": cfg.preset, "run_dir": str(run_dir), "seed": cfg.seed, "base_model": cfg.train.model or "gemma-3-270m",
+        "eval_limit": cfg.eval.limit,
+        "bfcl": {"run": bfcl_note is None, "note": bfcl_note, "categories": cfg.eval.bfcl.categories,
+                 "limit": cfg.eval.bfcl.limit,
+                 "audit": None if audit is None else {
+                     "passed": audit["passed"],
+                     **{what: {k: r.get(k) for k in ("n_unseen", "n_seen", "max_jaccard", "max_cosine", "passed")}
+                        for what, r in audit["checks"].items()}}},
+        "variants": variants,
+        "goals": goals(variants),
+    }
+
+
+def _get(variants: dict[str, Any], v: str, scenario: str, metric: str) -> dict[str, Any] | None:
+    block = (variants.get(v) or {}).get("scenarios") or {}
+    return (block.get(scenario) or {}).get(metric)
+
+
+def _versus(variants: dict[str, Any], goal: str, a: str, b: str, scenario: str, metric: str,
+            need: float = 0.0, clear: bool = False) -> dict[str, Any]:
+    """Goal ``b - a >= need`` on one metric (with ``clear``: ``b`` above ``a`` with the intervals apart):
+    both values with intervals, the difference, whether it holds, and whether the intervals are apart."""
+    x, y = _get(variants, a, scenario, metric), _get(variants, b, scenario, metric)
+    out: dict[str, Any] = {"goal": goal, "scenario": scenario, "metric": metric, a: x, b: y}
+    if x and y:
+        diff = round(y["value"] - x["value"], 4)
+        apart = y["ci"][0] > x["ci"][1] or x["ci"][0] > y["ci"][1]
+        out |= {"difference": diff, "met": diff > 0 and apart if clear else diff >= need, "intervals_apart": apart}
+    return out
+
+
+def goals(variants: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's anchors, measured: whatever the direction, the numbers are reported."""
+    out = [_versus(variants, "(c) beats (a) by >= 0.40 tool-selection accuracy on unseen tools", "base",
+                   "two_stage", s, "tool_accuracy", 0.40) for s in UNSEEN_TOOLS]
+    out.append(_versus(variants, "(c) >= (b) on Weak-to-Strong preference", "select_only", "two_stage",
+                       "weak_to_strong", "strong_preference"))
+    out.append(_versus(variants, "(d) >= (c) on exact-call accuracy", "two_stage", "two_stage_rl", ALL,
+                       "call_exact"))
+    out.append(_versus(variants, "(e) beats (a) clearly (exact call, intervals apart)", "base", "rl_from_base",
+                       ALL, "call_exact", clear=True))
+    simple = {v: (e.get("bfcl") or {}).get("simple_python") for v, e in variants.items()}
+    simple = {v: r for v, r in simple.items() if r}
+    if simple:
+        best = max(simple, key=lambda v: simple[v]["value"])
+        out.append({"goal": "BFCL simple_python >= 0.40 for the best variant", "best": best,
+                    best: simple[best], "met": simple[best]["value"] >= 0.40})
+    return out
+
+
+def cell(r: dict[str, Any] | None) -> str:
+    """``0.512 [0.443, 0.580]`` (value and 95% Wilson interval), or ``–``."""
+    if not r:
+        return "–"
+    return f"{r['value']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
+
+
+def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> str:
+    from tooldojo.eval.report import md_table
+
+    variants = record["variants"]
+    names = list(variants)
+    prov = record["provenance"]
+    lines = ["# Results", "",
+             f"Status: **{record['status']}** · preset `{record['preset'] or 'none'}` · base model "
+             f"`{record['base_model']}` · seed {record['seed']} · commit `{prov['git']['commit'] or 'unknown'}`"
+             + (" (with uncommitted changes)" if prov["git"].get("dirty") else "")
+             + f" · {prov['date']}", "",
+             *([f"**Toy-scale plumbing run** with the `{record['base_model']}` model (random weights): these numbers "
+                "measure nothing but the code paths.", ""] if record["base_model"] == "tiny" else []),
+             f"Machine: {prov['machine']['platform']}, {prov['machine']['cpus']} CPUs"
+             + (f", GPU {prov['machine']['gpu']}" if prov["machine"].get("gpu") else ", no GPU")
+             + f". Wall time: {sum(prov['stage_seconds'].values()) / 60:.1f} min summed over the stages' "
+             f"manifests (planned {prov['planned_seconds'] / 60:.1f} min; the command that wrote this page ran "
+             f"{prov['wall_seconds'] / 60:.1f} min, less when it resumed finished stages).", "",
+             "## Commands", "", "```", *(["tooldojo eval bfcl --setup   # once, for the BFCL rows"]
+                                         if record["bfcl"]["run"] else []),
+             command or f"tooldojo ablate --run-dir {record['run_dir']}", "```", "",
+             "## Variants", "",
+             md_table(["variant", "training", "evaluated model"],
+                      [[e["label"], e["training"], f"`{e['model']}`"] for e in variants.values()]), "",
+             "Every cell is the share over the evaluated examples with its **95% Wilson interval** in brackets; "
+             f"n is the number of examples (pairs for Zero-to-One). At most {record['eval_limit'] or 'all'} "
+             "examples per scenario, the same examples for every variant.", ""]
+    for metric, _, title in METRICS:
+        scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, metric) for v in names)]
+        if not scenarios:
+            continue
+        rows = []
+        for s in scenarios:
+            first = next(r for v in names if (r := _get(variants, v, s, metric)))
+            rows.append([f"**{s}**" if s == ALL else s, first["n"], *(cell(_get(variants, v, s, metric)) for v in names)])
+        lines += [f"## {title}", "", md_table(["scenario", "n", *(variants[v]["label"] for v in names)], rows), ""]
+    if plot:
+        lines += [f"![Tool-selection accuracy per scenario with 95% Wilson intervals]({plot})", ""]
+    lines += ["## BFCL", ""]
+    bfcl = record["bfcl"]
+    if not bfcl["run"]:
+        lines += [f"Not run: {bfcl['note']}.", ""]
+    else:
+        scored = [v for v in names if variants[v].get("bfcl")]
+        cats = list(dict.fromkeys(c for v in scored for c in variants[v]["bfcl"]))
+        if scored:
+            rows = [[c, next(variants[v]["bfcl"][c]["n"] for v in scored if variants[v]["bfcl"].get(c)),
+                     *(cell(variants[v]["bfcl"].get(c)) for v in scored)] for c in cats]
+            lines += [md_table(["category", "n", *(variants[v]["label"] for v in scored)], rows), ""]
+        scope = f"at most {bfcl['limit']} entries per category" if bfcl["limit"] else "whole categories"
+        lines += [f"BFCL's own data and AST checker (`bfcl-eval`, isolated environment), {scope}. "
+                  "BFCL is a test set only: nothing from it is used for training or for choosing settings.", ""]
+        audit = bfcl.get("audit")
+        if audit:
+            lines += ["**Leakage audit, training data vs BFCL** (nearest training text for every BFCL text): "
+                      + "; ".join(f"{what}: {a['n_unseen']} BFCL vs {a['n_seen']} training, max Jaccard "
+                                  f"{a.get('max_jaccard')}, max cosine {a.get('max_cosine')}"
+                                  for what, a in audit.items() if isinstance(a, dict))
+                      + f" → {'no overlap above the thresholds' if audit['passed'] else '**overlap found**'} "
+                      "(see `eval/bfcl-audit/audit.json`).", ""]
+    lines += ["## Goals, as measured", "",
+              md_table(["goal", "scenario", "measured", "met", "intervals apart"],
+                       [[g["goal"], g.get("scenario", "simple_python"),
+                         f"{g['difference']:+.3f}" if "difference" in g
+                         else cell(g[g["best"]]) + f" ({g['best']})" if "best" in g else "–",
+                         {True: "yes", False: "no"}.get(g.get("met"), "not measured"),
+                         {True: "yes", False: "no"}.get(g.get("intervals_apart"), "–")]
+                        for g in record["goals"]]), "",
+              "## Where the time went", "",
+              md_table(["stage", "seconds"], [[k, f"{v:.0f}"] for k, v in prov["stage_seconds"].items()]), "",
+              "## What these numbers mean, and what they do not", "",
+              "- They measure one base model, one seed and one synthetic dataset (the offline seed-catalog teacher). "
+              "Two variants differ clearly only where their intervals are apart; overlapping intervals mean the "
+              "run cannot tell them apart.",
+              "- Unseen-tool scenarios hold tool families never trained on; they test generalization to new tools "
+              "of the same synthetic style, not to arbitrary real APIs. BFCL is the outside check.",
+              "- Step budgets are matched where the comparison needs it: (b) trains as many SFT steps as (c)'s two "
+              "stages together; (e) as many GRPO steps as (d).",
+              "- Per-example outputs are in `eval/<variant>/examples.jsonl`; per-stage timings in each manifest.", ""]
+    return "\n".join(lines)
+
+
+def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Path | None = None,
+                  command: str | None = None, wall_seconds: float = 0.0, planned_seconds: float = 0.0
+                  ) -> dict[str, Any]:
+    """Collect, render and write ``<run>/results/`` (and ``docs``); returns the record."""
+    from tooldojo.eval.plots import grouped_bars
+    from tooldojo.runs import write_json, write_text
+
+    record = collect(cfg, bfcl_note=bfcl_note)
+    record["provenance"] = {"git": git_commit(), "machine": machine(),
+                            "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
+                            "wall_seconds": round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
+                            "stage_seconds": stage_seconds(cfg.run_dir, cfg)}
+    variants = record["variants"]
+    scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
+    for out in [cfg.run_dir / "results", *([docs] if docs else [])]:
+        plot = None
+        if scenarios:
+            series = {e["label"]: [(_get(variants, v, s, "tool_accuracy") or {}).get("value") for s in scenarios]
+                      for v, e in variants.items()}
+            spans = {e["label"]: [tuple(r["ci"]) if (r := _get(variants, v, s, "tool_accuracy")) else None
+                                  for s in scenarios] for v, e in variants.items()}
+            grouped_bars(scenarios, series, intervals=spans, title="Tool-selection accuracy (95% Wilson intervals)",
+                         ylabel="accuracy", path=Path(out) / "results.png")
+            plot = "results.png"
+        write_json(Path(out) / "results.json", record)
+        write_text(Path(out) / "results.md", render(record, command=command, plot=plot))
+    return record
