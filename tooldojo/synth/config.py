@@ -36,6 +36,14 @@ class TeacherConfig(BaseModel):
     cache: bool = True
     price_per_million: tuple[float, float] | None = None
     """(prompt, completion) USD per million tokens, for the cost estimate; ``None`` = not priced."""
+    max_cost_usd: float | None = Field(None, gt=0, json_schema_extra=NOT_HASHED)
+    """Stop the run (resumable, answers cached) once the measured cost reaches this; needs
+    ``price_per_million``. Not part of the config hash."""
+    breaker_window: int = Field(20, ge=0, json_schema_extra=NOT_HASHED)
+    """The circuit breaker looks at this many recent sent requests (0 = off; at least 10 of them, or the
+    window, before it can trip)."""
+    breaker_failure_ratio: float = Field(0.8, gt=0, le=1, json_schema_extra=NOT_HASHED)
+    """Share of failed requests in the window that stops the run."""
 
 
 class SynthConfig(BaseModel):
@@ -57,6 +65,10 @@ class SynthConfig(BaseModel):
     seed_tools_cap: int | None = Field(None, ge=1)
     """At most this many seed tools: a sample seeded by the run seed, alternating between the imported
     domains; ``None`` = every tool. ``domains`` also filters seed tools when the imported tools carry one."""
+    semantic_margin: float | None = Field(0.05, ge=0)
+    """Meaning checks with a real teacher (sentence embeddings): an upgrade closer to another domain's tool,
+    or a query closer to another family's tools, than to its own by more than this cosine margin is dropped;
+    ``None`` = off. The offline teacher answers from the catalog and is not checked."""
     verify: bool = True
     """Run the critique/verification template on every query (drops the ones the teacher rejects)."""
     tools_per_request: int = Field(8, ge=1)

@@ -3,6 +3,13 @@
 Each step renders its template, asks the teacher, validates the reply and keeps or drops every item with a
 counted reason. Requests run concurrently (the teacher bounds them); results are gathered in request order
 and processed in that order, so the output is deterministic and independent of the order replies arrive in.
+A family's query plan depends only on its own identity and the seed, so failures elsewhere never change it.
+
+With a real teacher, replies are also checked for *meaning* (:func:`semantic_checks`, sentence embeddings):
+an upgrade that is closer to another domain's tool than to its own weak tool, and queries closer to another
+family's tools than to their own, are dropped; a reply whose queries are mostly another family's (a mixed-up
+answer) is removed from the cache so that a rerun asks again. Drops whose reason is in :data:`RETRYABLE`
+make the run ``partial``: the same command asks for exactly those items again.
 """
 
 from __future__ import annotations
@@ -91,6 +98,16 @@ class SynthResult:
     drops: Drops
     families_per_domain: dict[str, int]
 
+    @property
+    def failed(self) -> dict[str, int]:
+        """Drops a rerun retries (:data:`RETRYABLE`), by ``step/reason``."""
+        return dict(Counter(f"{r['step']}/{r['reason']}" for r in self.drops.rows if r["reason"] in RETRYABLE))
+
+
+RETRYABLE = frozenset({"request_failed", "invalid_reply", "repair_request_failed", "repair_invalid_reply",
+                       "verify_request_failed", "verify_invalid_reply", "wrong_family_reply", "off_domain"})
+"""Drop reasons a rerun can fix (nothing was cached for them): they make the run ``partial``."""
+
 
 def _reason(reply: TeacherReply) -> str:
     return "request_failed" if (reply.error or "").startswith("request failed") else "invalid_reply"
@@ -166,16 +183,19 @@ class Synthesizer:
                                      for r in ("weak", "strong")}})
         return {"weak": fam.weak["name"], "strong": fam.strong["name"], "gap": fam.gap}, chosen
 
-    def plan(self, index: int) -> list[dict[str, str]]:
-        """Style and need of each query of the ``index``-th family: styles round-robin (rotated per
-        family), needs alternating so that every style gets both."""
+    def plan(self, family_id: str) -> list[dict[str, str]]:
+        """Style and need of each query of a family: styles round-robin (rotated by a hash of the family id
+        and the seed), needs alternating so that every style gets both. Depends on nothing else, so a family
+        asks the same request whichever other families failed."""
         styles = list(self.config.styles)
         n = len(styles)
-        rot = styles[index % n:] + styles[:index % n]
+        h = int(stable_id(self.seed, "plan", family_id), 16)
+        rot_i, parity = h % n, (h // n) % 2
+        rot = styles[rot_i:] + styles[:rot_i]
         out = []
         for i in range(self.config.queries_per_family):
             flip = (i % 2) if n % 2 else (i + i // n) % 2
-            out.append({"style": rot[i % n], "needs": ("weak", "strong")[(flip + index) % 2]})
+            out.append({"style": rot[i % n], "needs": ("weak", "strong")[(flip + parity) % 2]})
         return out
 
     def _style_guide(self) -> dict[str, str]:
@@ -194,9 +214,9 @@ class Synthesizer:
             reply = await self.teacher.ask(self._request(
                 "tools", domain=domain, domain_description=dom.description if dom else "", count=count,
                 examples=examples, avoid=list(avoid)))
-            if reply.data is None:
+            if reply.data is None:  # later requests list this one's tools: they wait for a rerun
                 self.drops.add("tools", _reason(reply), reply.error or "", domain=domain)
-                continue
+                break
             tools = reply.data["tools"]
             for fn in tools[count:]:
                 self.drops.add("tools", "over_count", fn.get("name", ""), domain=domain)
@@ -263,7 +283,7 @@ class Synthesizer:
 
     async def step(self, kind: str, item: Any) -> Any:
         """One unit of work: ``tools`` (a domain), ``upgrade`` ((domain, weak tool, provenance)), ``weaken``
-        ((strong tool, domains)) or ``queries`` ((family index, family draft))."""
+        ((strong tool, domains)) or ``queries`` (a family draft)."""
         if kind == "tools":
             return await self._domain_tools(item)
         if kind == "upgrade":
@@ -271,8 +291,7 @@ class Synthesizer:
         if kind == "weaken":
             return await self._weaken(*item)
         if kind == "queries":
-            index, fam = item
-            return await self._queries(fam, index)
+            return await self._queries(item)
         raise ValueError(f"unknown synth step {kind!r}")
 
     async def map_local(self, kind: str, items: Sequence[Any]) -> list[Any]:
@@ -333,14 +352,20 @@ class Synthesizer:
                 return
             q.calls[role] = fixed
 
-    async def _queries(self, fam: FamilyDraft, index: int) -> list[QueryRecord]:
-        fid = fam.family_id
-        plan = self.plan(index)
+    def queries_request(self, fam: FamilyDraft) -> TeacherRequest:
+        """The ``queries`` request of a family (a pure function of the family, the config and the seed)."""
+        plan = self.plan(fam.family_id)
         example_family, examples = self._query_examples(fam.domain, {fam.weak["name"]})
-        reply = await self.teacher.ask(self._request(
+        return self._request(
             "queries", domain=fam.domain, weak=fam.weak, strong=fam.strong, gap=fam.gap, plan=plan,
             styles=self._style_guide(), examples=examples, example_family=example_family,
-            seed_queries=fam.seed_queries[: len(plan)]))
+            seed_queries=fam.seed_queries[: len(plan)])
+
+    async def _queries(self, fam: FamilyDraft) -> list[QueryRecord]:
+        fid = fam.family_id
+        request = self.queries_request(fam)
+        plan = request.variables["plan"]
+        reply = await self.teacher.ask(request)
         if reply.data is None:
             self.drops.add("queries", _reason(reply), reply.error or "", family=fid)
             return []
@@ -415,10 +440,14 @@ class Synthesizer:
         """Every step; returns the records in a deterministic order. ``mapper`` runs each step's items
         (default: :meth:`map_local`)."""
         families = await self.families(strong_tools, mapper)
-        per_family = await (mapper or self.map_local)("queries", list(enumerate(families)))
+        families = self._check_upgrades(families)
+        per_family = await (mapper or self.map_local)("queries", families)
+        per_family = await self._check_queries(families, per_family)
         tools, queries = [], []
         produced: Counter = Counter()
         for fam, qs in zip(families, per_family, strict=True):
+            if qs is None:  # a mixed-up reply, counted and forgotten
+                continue
             if not qs:
                 self.drops.add("queries", "no_queries", "no query of the family survived", family=fam.family_id,
                                domain=fam.domain, tool=fam.weak["name"])
@@ -427,3 +456,86 @@ class Synthesizer:
             queries += qs
             produced[fam.domain] += 1
         return SynthResult(tools, queries, self.drops, dict(produced))
+
+    # ---- meaning checks (real teachers) ----------------------------------------------------------------
+    @property
+    def _semantic(self) -> bool:
+        return self.config.semantic_margin is not None and self.source != "catalog"
+
+    def _check_upgrades(self, families: list[FamilyDraft]) -> list[FamilyDraft]:
+        """Drop upgrades closer to another domain's weak tool than to their own (``upgrade/off_domain``)."""
+        if not self._semantic or len({f.domain for f in families}) < 2:
+            return families
+        strong = [tool_text(f.strong) for f in families]
+        weak = [tool_text(f.weak) for f in families]
+        domains = [f.domain for f in families]
+        off = off_target(strong, weak, list(range(len(families))), domains, self.config.semantic_margin)
+        keep = []
+        for i, fam in enumerate(families):
+            if i in off:
+                j, own, other = off[i]
+                self.drops.add("upgrade", "off_domain", f"{fam.strong['name']} is closer to {families[j].weak['name']} "
+                               f"({families[j].domain}, {other:.2f}) than to {fam.weak['name']} ({own:.2f})",
+                               domain=fam.domain, tool=fam.weak["name"])
+            else:
+                keep.append(fam)
+        return keep
+
+    async def _check_queries(self, families: list[FamilyDraft], per_family: list[list[QueryRecord]]
+                             ) -> list[list[QueryRecord] | None]:
+        """Drop queries closer to another family's tools than to their own (``queries/off_topic``); a family
+        whose queries are mostly off topic got another request's reply: it is forgotten in the cache and
+        counted as ``wrong_family_reply`` (retried by a rerun)."""
+        if not self._semantic or len(families) < 2:
+            return list(per_family)
+        texts = [q.text for qs in per_family for q in qs]
+        owner = [i for i, qs in enumerate(per_family) for _ in qs]
+        fam_texts = [tool_text(f.weak) + " " + tool_text(f.strong) for f in families]
+        off = off_target(texts, fam_texts, owner, list(range(len(families))), self.config.semantic_margin)
+        out: list[list[QueryRecord] | None] = []
+        k = 0
+        for fam, qs in zip(families, per_family, strict=True):
+            flagged = [k + n for n in range(len(qs)) if k + n in off]
+            if qs and 2 * len(flagged) > len(qs):
+                await self.teacher.forget(self.queries_request(fam))
+                j = off[flagged[0]][0]
+                self.drops.add("queries", "wrong_family_reply", f"{len(flagged)} of {len(qs)} queries are about "
+                               f"{families[j].strong['name']}", family=fam.family_id, domain=fam.domain)
+                out.append(None)
+            else:
+                for n in flagged:
+                    j, own, other = off[n]
+                    self.drops.add("queries", "off_topic", f"closer to {families[j].strong['name']} ({other:.2f}) "
+                                   f"than to its own tools ({own:.2f})", family=fam.family_id,
+                                   query=texts[n][:80])
+                out.append([q for n, q in enumerate(qs) if k + n not in off])
+            k += len(qs)
+        return out
+
+
+def tool_text(fn: dict[str, Any]) -> str:
+    """What a tool is about, for embeddings: its name (words) and description."""
+    return f"{fn['name'].replace('_', ' ')}: {fn.get('description', '')}"
+
+
+def off_target(texts: list[str], targets: list[str], own: list[int], groups: list[Any], margin: float
+               ) -> dict[int, tuple[int, float, float]]:
+    """Texts whose embedding is closer (by more than ``margin`` cosine) to a target of another group than to
+    their own target ``targets[own[i]]``: ``{text index: (closest other target, own sim, other sim)}``."""
+    import numpy as np
+
+    from tooldojo.dedup.semantic import encode
+
+    if not texts:
+        return {}
+    emb = encode(texts + targets)
+    sim = emb[: len(texts)] @ emb[len(texts):].T
+    labels = {g: n for n, g in enumerate(dict.fromkeys(groups))}
+    group = np.array([labels[g] for g in groups])
+    out = {}
+    for i, o in enumerate(own):
+        row = np.where(group == group[o], -np.inf, sim[i])
+        j = int(np.argmax(row))
+        if row[j] - sim[i, o] > margin:
+            out[i] = (j, float(sim[i, o]), float(row[j]))
+    return out

@@ -63,6 +63,10 @@ class Coordinator:
         if self.cache is not None:
             self.cache.put(key, content, step=step, model=model, usage=usage)
 
+    def delete(self, key: str) -> None:
+        if self.cache is not None:
+            self.cache.delete(key)
+
     def progress(self, started: dict[str, int], finished: dict[str, int]) -> None:
         self.started.update(started)
         self.finished.update(finished)
@@ -87,7 +91,7 @@ class Coordinator:
 
 
 class RemoteCache:
-    """:class:`~tooldojo.synth.cache.ResponseCache`'s ``get``/``put`` through the coordinator (awaitable)."""
+    """:class:`~tooldojo.synth.cache.ResponseCache`'s ``get``/``put``/``delete`` through the coordinator (awaitable)."""
 
     def __init__(self, actor: Any):
         self.actor = actor
@@ -98,6 +102,9 @@ class RemoteCache:
     def put(self, key: str, content: str, *, step: str = "", model: str = "",
             usage: dict[str, int] | None = None) -> Any:
         return self.actor.put.remote(key, content, step, model, usage)
+
+    def delete(self, key: str) -> Any:
+        return self.actor.delete.remote(key)
 
 
 class RemoteProgress:
