@@ -6,7 +6,8 @@ to plain text, from the response schema appended to the prompt. Everything else 
 user message (the rendered template): ``Domain: ...``, counts, the JSON code blocks holding the tools, and
 the numbered plan lines. Answers are a pure function of the request, so reruns are deterministic.
 
-Knobs (constructor arguments) make it misbehave on purpose: ``bad_tools`` (every other tool is invalid),
+Each tool is about its own topic (:data:`TOPICS`), named in its description and in its queries, so
+families differ in meaning as they would with a real teacher. Knobs (constructor arguments) make it misbehave on purpose: ``bad_tools`` (every other tool is invalid),
 ``bad_args`` (gold arguments of strong-needing queries fail the schema), ``repair`` (``"fix"`` or
 ``"keep"``: what the repair step answers), ``reject_word`` (the verifier rejects queries containing it).
 """
@@ -21,6 +22,11 @@ from tooldojo.synth.offline import repair_arguments
 from tooldojo.synth.schemas import RESPONSE_SCHEMAS
 
 _BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
+_TOPIC = re.compile(r"^Look up (.+?) in the ")
+TOPICS = ("weather forecasts", "restaurant reviews", "stock prices", "flight departures", "song lyrics",
+          "football scores", "cooking recipes", "hotel rooms", "movie showtimes", "currency rates",
+          "hiking trails", "medical symptoms")
+"""What each generated tool is about (distinct per tool of the test domains, for the meaning checks)."""
 _PLAN = re.compile(r"^\d+\. style: (\S+); needs: (weak|strong)$", re.M)
 
 
@@ -82,8 +88,9 @@ class SynthResponder:
         start = len(done.group(1).split(", ")) if done else 0
         tools = []
         for k in range(start, start + count):
+            topic = TOPICS[(7 * len(domain) + k) % len(TOPICS)]
             tool = {"name": f"{domain}_lookup_{k}",
-                    "description": f"Look up {domain} records by keyword (catalogue {k}).",
+                    "description": f"Look up {topic} in the {domain} catalogue by keyword.",
                     "parameters": {"type": "object", "required": ["keyword"], "properties": {
                         "keyword": {"type": "string", "description": "What to look up."}}}}
             if self.bad_tools and k % 2:
@@ -117,7 +124,9 @@ class SynthResponder:
             calls = {"weak": _call(weak, i), "strong": _call(strong, i, extra if needs == "strong" else None)}
             if needs == "strong" and self.bad_args and extra:
                 calls["strong"][extra] = "not-a-valid-value"
-            text = f"{style} request {i} for {strong['name']}" + (" sorted by date" if needs == "strong" else "")
+            topic = _TOPIC.search(strong["description"])
+            about = f" about {topic.group(1)}" if topic else ""
+            text = f"{style} request {i}{about} for {strong['name']}" + (" sorted by date" if needs == "strong" else "")
             out.append({"text": text, "style": style, "needs": needs, "calls": calls})
         return {"queries": out}
 

@@ -65,10 +65,12 @@ class SynthConfig(BaseModel):
     seed_tools_cap: int | None = Field(None, ge=1)
     """At most this many seed tools: a sample seeded by the run seed, alternating between the imported
     domains; ``None`` = every tool. ``domains`` also filters seed tools when the imported tools carry one."""
-    semantic_margin: float | None = Field(0.05, ge=0)
-    """Meaning checks with a real teacher (sentence embeddings): an upgrade closer to another domain's tool,
-    or a query closer to another family's tools, than to its own by more than this cosine margin is dropped;
-    ``None`` = off. The offline teacher answers from the catalog and is not checked."""
+    semantic_margin: float | None = Field(0.1, ge=0)
+    """Meaning checks with a real teacher (sentence embeddings, docs/synth.md): an upgrade closer to another
+    domain's weak tool, or a family's queries (on average) closer to another family's tools, than to their own
+    by more than this cosine margin are rejected and asked again on a rerun; a single query closer to another
+    family by twice the margin is dropped. ``None`` = off. The offline teacher answers from the catalog and is
+    not checked."""
     verify: bool = True
     """Run the critique/verification template on every query (drops the ones the teacher rejects)."""
     tools_per_request: int = Field(8, ge=1)

@@ -5,10 +5,10 @@ counted reason. Requests run concurrently (the teacher bounds them); results are
 and processed in that order, so the output is deterministic and independent of the order replies arrive in.
 A family's query plan depends only on its own identity and the seed, so failures elsewhere never change it.
 
-With a real teacher, replies are also checked for *meaning* (:func:`semantic_checks`, sentence embeddings):
-an upgrade that is closer to another domain's tool than to its own weak tool, and queries closer to another
-family's tools than to their own, are dropped; a reply whose queries are mostly another family's (a mixed-up
-answer) is removed from the cache so that a rerun asks again. Drops whose reason is in :data:`RETRYABLE`
+With a real teacher, replies are also checked for *meaning* (sentence embeddings, :func:`off_target`): an
+upgrade closer to another family's weak tool than to its own, or a family's queries closer (on average) to
+another family's tools, answer another request (a mixed-up reply): they are removed from the cache so that a
+rerun asks again; single queries far closer to another family are dropped. Drops whose reason is in :data:`RETRYABLE`
 make the run ``partial``: the same command asks for exactly those items again.
 """
 
@@ -105,7 +105,8 @@ class SynthResult:
 
 
 RETRYABLE = frozenset({"request_failed", "invalid_reply", "repair_request_failed", "repair_invalid_reply",
-                       "verify_request_failed", "verify_invalid_reply", "wrong_family_reply", "off_domain"})
+                       "verify_request_failed", "verify_invalid_reply", "wrong_family_reply",
+                       "unrelated_upgrade"})
 """Drop reasons a rerun can fix (nothing was cached for them): they make the run ``partial``."""
 
 
@@ -232,9 +233,14 @@ class Synthesizer:
                     produced.append((domain, fn, self._prov("tools", reply)))
         return produced
 
+    def _upgrade_request(self, domain: str, weak: dict[str, Any]) -> TeacherRequest:
+        return self._request("upgrade", domain=domain, tool=weak, examples=self._pair_examples(domain))
+
+    def _weaken_request(self, strong: dict[str, Any], domains: list[str]) -> TeacherRequest:
+        return self._request("weaken", tool=strong, domains=domains, examples=self._pair_examples(""))
+
     async def _upgrade(self, domain: str, weak: dict[str, Any], weak_prov: Provenance) -> FamilyDraft | None:
-        reply = await self.teacher.ask(self._request("upgrade", domain=domain, tool=weak,
-                                                     examples=self._pair_examples(domain)))
+        reply = await self.teacher.ask(self._upgrade_request(domain, weak))
         if reply.data is None:
             self.drops.add("upgrade", _reason(reply), reply.error or "", domain=domain, tool=weak["name"])
             return None
@@ -251,8 +257,7 @@ class Synthesizer:
                            self._prov("upgrade", reply))
 
     async def _weaken(self, strong: dict[str, Any], domains: list[str]) -> FamilyDraft | None:
-        reply = await self.teacher.ask(self._request("weaken", tool=strong, domains=domains,
-                                                     examples=self._pair_examples("")))
+        reply = await self.teacher.ask(self._weaken_request(strong, domains))
         if reply.data is None:
             self.drops.add("weaken", _reason(reply), reply.error or "", tool=strong["name"])
             return None
@@ -440,7 +445,7 @@ class Synthesizer:
         """Every step; returns the records in a deterministic order. ``mapper`` runs each step's items
         (default: :meth:`map_local`)."""
         families = await self.families(strong_tools, mapper)
-        families = self._check_upgrades(families)
+        families = await self._check_upgrades(families)
         per_family = await (mapper or self.map_local)("queries", families)
         per_family = await self._check_queries(families, per_family)
         tools, queries = [], []
@@ -462,52 +467,74 @@ class Synthesizer:
     def _semantic(self) -> bool:
         return self.config.semantic_margin is not None and self.source != "catalog"
 
-    def _check_upgrades(self, families: list[FamilyDraft]) -> list[FamilyDraft]:
-        """Drop upgrades closer to another domain's weak tool than to their own (``upgrade/off_domain``)."""
-        if not self._semantic or len({f.domain for f in families}) < 2:
+    async def _check_upgrades(self, families: list[FamilyDraft]) -> list[FamilyDraft]:
+        """Drop families whose teacher-written tool (the upgrade, or the weak variant of an imported tool) is
+        closer to another family's tool than to its own by more than ``semantic_margin`` (``unrelated_upgrade``:
+        a reply to another request; forgotten in the cache and retried by a rerun)."""
+        if not self._semantic or len(families) < 2:
             return families
-        strong = [tool_text(f.strong) for f in families]
-        weak = [tool_text(f.weak) for f in families]
-        domains = [f.domain for f in families]
-        off = off_target(strong, weak, list(range(len(families))), domains, self.config.semantic_margin)
+        from tooldojo.dedup.semantic import encode
+
+        # the tool the teacher wrote (the strong one, or the weak one of an imported tool) against the other
+        pairs = [(f.weak, f.strong) if f.strong_prov.source == "import" else (f.strong, f.weak) for f in families]
+        emb = encode([tool_text(w) for w, _ in pairs] + [tool_text(a) for _, a in pairs])
+        n = len(families)
+        off = off_target(emb[:n], emb[n:], list(range(n)), list(range(n)), self.config.semantic_margin)
         keep = []
         for i, fam in enumerate(families):
             if i in off:
                 j, own, other = off[i]
-                self.drops.add("upgrade", "off_domain", f"{fam.strong['name']} is closer to {families[j].weak['name']} "
-                               f"({families[j].domain}, {other:.2f}) than to {fam.weak['name']} ({own:.2f})",
-                               domain=fam.domain, tool=fam.weak["name"])
+                imported = fam.strong_prov.source == "import"
+                await self.teacher.forget(self._weaken_request(fam.strong, sorted(self.catalog)) if imported
+                                          else self._upgrade_request(fam.domain, fam.weak))
+                written, anchor = pairs[i][0]["name"], pairs[j][1]["name"]
+                self.drops.add("weaken" if imported else "upgrade", "unrelated_upgrade",
+                               f"{written} is closer to {anchor} ({families[j].domain}, {other:.2f}) than to "
+                               f"{pairs[i][1]['name']} ({own:.2f})", domain=fam.domain, tool=fam.weak["name"])
             else:
                 keep.append(fam)
         return keep
 
     async def _check_queries(self, families: list[FamilyDraft], per_family: list[list[QueryRecord]]
                              ) -> list[list[QueryRecord] | None]:
-        """Drop queries closer to another family's tools than to their own (``queries/off_topic``); a family
-        whose queries are mostly off topic got another request's reply: it is forgotten in the cache and
-        counted as ``wrong_family_reply`` (retried by a rerun)."""
+        """A family whose queries, on average (the normalised mean embedding), are closer to another family's
+        tools than to its own by more than ``semantic_margin`` got another request's reply: it is forgotten in
+        the cache and counted as ``wrong_family_reply`` (retried by a rerun). Single queries closer to another
+        family by more than twice the margin are dropped as ``off_topic``."""
+        import numpy as np
+
+        from tooldojo.dedup.semantic import encode
+
         if not self._semantic or len(families) < 2:
             return list(per_family)
+        margin = self.config.semantic_margin
         texts = [q.text for qs in per_family for q in qs]
         owner = [i for i, qs in enumerate(per_family) for _ in qs]
-        fam_texts = [tool_text(f.weak) + " " + tool_text(f.strong) for f in families]
-        off = off_target(texts, fam_texts, owner, list(range(len(families))), self.config.semantic_margin)
+        emb = encode(texts + [tool_text(f.weak) + " " + tool_text(f.strong) for f in families])
+        queries, targets = emb[: len(texts)], emb[len(texts):]
+        groups = list(range(len(families)))
+        with_queries = [i for i, qs in enumerate(per_family) if qs]
+        centroids = np.stack([queries[np.array(owner) == i].mean(axis=0) for i in with_queries]) \
+            if with_queries else np.zeros((0, targets.shape[1]), dtype=np.float32)
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        wrong = {with_queries[n]: hit for n, hit in off_target(centroids, targets, with_queries, groups, margin).items()}
+        off = off_target(queries, targets, owner, groups, 2 * margin)
         out: list[list[QueryRecord] | None] = []
         k = 0
-        for fam, qs in zip(families, per_family, strict=True):
-            flagged = [k + n for n in range(len(qs)) if k + n in off]
-            if qs and 2 * len(flagged) > len(qs):
+        for i, (fam, qs) in enumerate(zip(families, per_family, strict=True)):
+            if i in wrong:
                 await self.teacher.forget(self.queries_request(fam))
-                j = off[flagged[0]][0]
-                self.drops.add("queries", "wrong_family_reply", f"{len(flagged)} of {len(qs)} queries are about "
-                               f"{families[j].strong['name']}", family=fam.family_id, domain=fam.domain)
+                j, own, other = wrong[i]
+                self.drops.add("queries", "wrong_family_reply", f"the queries are about {families[j].strong['name']} "
+                               f"({other:.2f}) rather than {fam.strong['name']} ({own:.2f})", family=fam.family_id,
+                               domain=fam.domain)
                 out.append(None)
             else:
-                for n in flagged:
-                    j, own, other = off[n]
-                    self.drops.add("queries", "off_topic", f"closer to {families[j].strong['name']} ({other:.2f}) "
-                                   f"than to its own tools ({own:.2f})", family=fam.family_id,
-                                   query=texts[n][:80])
+                for n in range(k, k + len(qs)):
+                    if n in off:
+                        j, own, other = off[n]
+                        self.drops.add("queries", "off_topic", f"closer to {families[j].strong['name']} ({other:.2f}) "
+                                       f"than to its own tools ({own:.2f})", family=fam.family_id, query=texts[n][:80])
                 out.append([q for n, q in enumerate(qs) if k + n not in off])
             k += len(qs)
         return out
@@ -518,18 +545,15 @@ def tool_text(fn: dict[str, Any]) -> str:
     return f"{fn['name'].replace('_', ' ')}: {fn.get('description', '')}"
 
 
-def off_target(texts: list[str], targets: list[str], own: list[int], groups: list[Any], margin: float
+def off_target(emb: Any, targets: Any, own: list[int], groups: list[Any], margin: float
                ) -> dict[int, tuple[int, float, float]]:
-    """Texts whose embedding is closer (by more than ``margin`` cosine) to a target of another group than to
-    their own target ``targets[own[i]]``: ``{text index: (closest other target, own sim, other sim)}``."""
+    """Rows of ``emb`` (L2-normalised embeddings) closer, by more than ``margin`` cosine, to a target of another
+    group than to their own target ``targets[own[i]]``: ``{row: (closest other target, own sim, other sim)}``."""
     import numpy as np
 
-    from tooldojo.dedup.semantic import encode
-
-    if not texts:
+    if not len(emb):
         return {}
-    emb = encode(texts + targets)
-    sim = emb[: len(texts)] @ emb[len(texts):].T
+    sim = emb @ targets.T
     labels = {g: n for n, g in enumerate(dict.fromkeys(groups))}
     group = np.array([labels[g] for g in groups])
     out = {}

@@ -33,6 +33,8 @@ from tooldojo.synth.teacher import Teacher, check_reachable, make_teacher, resol
 from tooldojo.synth.templates import TemplateSet
 
 STAGE = "synth"
+OFFLINE_TEMPLATES_NOTE = ("the offline teacher answers from the seed catalog whatever the prompts say: the template "
+                          "set changes provenance and hashes, not the data; use a teacher model to ablate templates")
 
 
 def _run_coroutine(coro):
@@ -94,7 +96,7 @@ class _RichProgress:
         self.bar.stop()
 
 
-def _expected(config: SynthConfig, n_domains: int, n_seeds: int | None) -> dict[str, int]:
+def expected_requests(config: SynthConfig, n_domains: int, n_seeds: int | None) -> dict[str, int]:
     fams = n_seeds if n_seeds is not None else n_domains * config.families_per_domain
     out = {"queries": fams, "verify": fams if config.verify else 0}
     if n_seeds is None:
@@ -143,17 +145,17 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
     outputs untouched.
     """
     stage_dir = Path(run_dir) / STAGE
-    plan = preflight(config, stage_dir, seed=seed, force=force, strong_tools=strong_tools,
-                     seed_queries=seed_queries)
-    if plan.up_to_date:
+    plan, st, up_to_date = preflight(config, stage_dir, seed=seed, force=force, strong_tools=strong_tools,
+                                     seed_queries=seed_queries)
+    if up_to_date:
         return read_manifest(stage_dir)  # type: ignore[return-value]
-    st, templates, catalog_folder = plan.stage, plan.templates, plan.catalog_folder
+    templates, catalog_folder = plan.templates, plan.catalog_folder
     strong_tools, seed_queries, domains = plan.strong_tools, plan.seed_queries, plan.domains
 
     _record_state(st, "running")
     on_ray = config.executor == "ray"  # on Ray, the coordinator actor owns cache.sqlite (synth/ray_exec.py)
     cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache and not on_ray else None
-    bar = _RichProgress(_expected(config, len(domains), None if strong_tools is None else len(strong_tools))) \
+    bar = _RichProgress(expected_requests(config, len(domains), None if strong_tools is None else len(strong_tools))) \
         if progress else None
     teacher = make_teacher(config.teacher, seed=seed, cache=cache, templates=templates, progress=bar,
                            catalog_folder=catalog_folder)
@@ -194,11 +196,9 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
 
 
 @dataclass
-class Preflight:
-    """What :func:`preflight` resolved: the stage bookkeeping and the run's inputs."""
+class SynthInputs:
+    """What :func:`resolve_inputs` read and checked: templates, catalog, domains, seed tools, fingerprints."""
 
-    stage: StageRun
-    up_to_date: bool
     templates: TemplateSet
     catalog: dict[str, Any]
     catalog_folder: str | None
@@ -206,14 +206,13 @@ class Preflight:
     strong_tools: list[dict[str, Any]] | None
     seed_queries: dict[str, list[dict[str, Any]]] | None
     seed_stats: dict[str, Any] | None
+    fingerprints: dict[str, str]
 
 
-def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: bool = False,
-              strong_tools: list[dict[str, Any]] | None = None,
-              seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> Preflight:
-    """Every check that needs no answer from the teacher, before ``stage_dir`` is touched: templates
-    compiled and their variables checked, catalog, seed tools read and validated, domains, a finished run
-    with another config (refused unless ``force``), the key, and that the teacher's server is reachable."""
+def resolve_inputs(config: SynthConfig, *, seed: int = 0, strong_tools: list[dict[str, Any]] | None = None,
+                   seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> SynthInputs:
+    """The run's inputs, checked without writing anything: every template compiled and its variables
+    checked, the catalog, the seed tools read and validated, the domains."""
     templates = TemplateSet(config.templates)
     templates.check()
     catalog_folder = str(config.catalog) if config.catalog else None
@@ -232,22 +231,31 @@ def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: boo
     if strong_tools is not None:
         _check_seed_tools(strong_tools, config.seed_tools or "strong_tools")
     domains = _check_domains(config, catalog) if strong_tools is None else []
-    inputs = {"templates": templates.hash, "catalog": file_fingerprint(config.catalog or catalog_dir()),
-              "seed": str(seed)}
+    fingerprints = {"templates": templates.hash, "catalog": file_fingerprint(config.catalog or catalog_dir()),
+                    "seed": str(seed)}
     if strong_tools is not None:
-        inputs["seed_tools"] = stable_id(strong_tools)
+        fingerprints["seed_tools"] = stable_id(strong_tools)
     if seed_queries:
-        inputs["seed_queries"] = stable_id(seed_queries)
-    st = StageRun(stage_dir, STAGE, config, inputs=inputs)
-    plan = Preflight(st, not force and st.up_to_date(), templates, catalog, catalog_folder, domains, strong_tools,
-                     seed_queries, seed_stats)
-    if plan.up_to_date:
-        return plan
+        fingerprints["seed_queries"] = stable_id(seed_queries)
+    return SynthInputs(templates, catalog, catalog_folder, domains, strong_tools, seed_queries, seed_stats,
+                       fingerprints)
+
+
+def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: bool = False,
+              strong_tools: list[dict[str, Any]] | None = None,
+              seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> tuple[SynthInputs, StageRun, bool]:
+    """Every check that needs no answer from the teacher, before ``stage_dir`` is touched:
+    :func:`resolve_inputs`, a finished run with another config (refused unless ``force``), the key, and that
+    the teacher's server is reachable. Returns the inputs, the stage bookkeeping and whether it is up to date."""
+    inputs = resolve_inputs(config, seed=seed, strong_tools=strong_tools, seed_queries=seed_queries)
+    st = StageRun(stage_dir, STAGE, config, inputs=inputs.fingerprints)
+    if not force and st.up_to_date():
+        return inputs, st, True
     _refuse_replacing(st, force)
     if config.teacher.model != OFFLINE:
         resolve_api_key(config.teacher)
         _run_coroutine(check_reachable(config.teacher.base_url))
-    return plan
+    return inputs, st, False
 
 
 def _check_seed_tools(tools: list[dict[str, Any]], source: str) -> None:
@@ -314,6 +322,7 @@ def _seed_rejections(result: SynthResult) -> dict[str, int]:
 
 def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, templates: TemplateSet,
                    config: SynthConfig, catalog_folder: str | None, seed_stats: dict[str, Any] | None = None) -> None:
+    offline = teacher.model_label == OFFLINE
     st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", result.tools), "tools.jsonl")
     st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", result.queries), "queries.jsonl")
     st.record_output("drops", write_jsonl(st.dir / "drops.jsonl", result.drops.rows), "drops.jsonl")
@@ -321,9 +330,10 @@ def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, template
     st.counts["domains"] = len({t.domain for t in result.tools})
     st.stats.update({
         "teacher": teacher.describe(),
-        "templates": templates.describe(),
+        "templates": {**templates.describe(), **({"note": OFFLINE_TEMPLATES_NOTE} if offline else {})},
+        "failed": result.failed,
         "accounting": teacher.accounting(),
-        "tokens_estimated": teacher.model_label == "offline",
+        "tokens_estimated": offline,
         "drops": result.drops.counts(),
         "requested": {"domains": config.domains, "families_per_domain": config.families_per_domain,
                       "queries_per_family": config.queries_per_family, "styles": config.styles,
@@ -369,6 +379,12 @@ def render_report(st: StageRun, result: SynthResult) -> str:
              "", "Queries by style: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_style"].items())),
              "", "Queries by need: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_needs"].items())),
              "", "Queries by source: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_source"].items()))]
+    if s["templates"].get("note"):
+        lines += ["", f"Note: {s['templates']['note']}."]
+    if s.get("failed"):
+        lines += ["", f"**Partial**: {sum(s['failed'].values())} items failed ("
+                  + ", ".join(f"{k} {v}" for k, v in s["failed"].items())
+                  + "); rerunning the same command retries exactly those."]
     seeds = s.get("seed_tools")
     if seeds:
         lines += ["", "## Seed tools", "",
