@@ -38,6 +38,7 @@ API:
     (headers announce the full body, half of it is sent, then the connection drops), ``"slow_drip"`` (the
     body trickles out in small chunks ``drip_s`` apart; a client with a short timeout gives up).
 
+- ``faults_from``: no fault (queued or random) before this request index (default 0).
 - ``fault_rate`` and ``fault_kinds`` (with ``fault_seed``): besides queued faults, each request fails with
   probability ``fault_rate`` as a kind drawn from ``fault_kinds`` (seeded, so a run's fault mix is
   reproducible). A refused connection is the stub stopped: ``stop()`` (nothing listens on the port any more;
@@ -121,6 +122,7 @@ class OpenAIStub:
         self.max_in_flight = 0
         self.base_url = ""
         self.fault_rate = 0.0
+        self.faults_from = 0
         self.fault_kinds: tuple[str, ...] = ()
         self.fault_seed = 0
         self.drip_s = 0.2
@@ -140,7 +142,9 @@ class OpenAIStub:
         """Stop the server (a refused connection from then on) once ``n`` requests have arrived."""
         self._stop_after = n
 
-    def _take_fault(self, body: dict[str, Any]) -> tuple[str, float | None] | None:
+    def _take_fault(self, body: dict[str, Any], index: int) -> tuple[str, float | None] | None:
+        if index < self.faults_from:
+            return None
         with self._lock:
             if self.fault_rate and self.fault_kinds:
                 if self._rng is None:
@@ -249,7 +253,7 @@ class OpenAIStub:
         if self._stop_after is not None and index + 1 >= self._stop_after:
             self._stop_after = None
             threading.Thread(target=self.stop, daemon=True).start()
-        fault = self._take_fault(body)
+        fault = self._take_fault(body, index)
         kind = fault[0] if fault else None
         if fault:
             self.fault_log.append((index, fault[0]))

@@ -23,11 +23,13 @@ class TeacherConfig(BaseModel):
     """Any OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, ...); ``None`` = OpenAI's own."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the key (the key itself is never stored)."""
-    concurrency: int = Field(16, ge=1)
-    requests_per_minute: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-    timeout_s: float = Field(60.0, gt=0)
-    max_retries: int = Field(6, ge=0)
+    # how hard to drive the server does not change what it answers: not part of the config hash
+    concurrency: int = Field(16, ge=1, json_schema_extra=NOT_HASHED)
+    requests_per_minute: int | None = Field(None, ge=1, json_schema_extra=NOT_HASHED)
+    tokens_per_minute: int | None = Field(None, ge=1, json_schema_extra=NOT_HASHED)
+    timeout_s: float = Field(60.0, gt=0, json_schema_extra=NOT_HASHED)
+    """Seconds per attempt (per read: a reply that keeps arriving in chunks is not cut)."""
+    max_retries: int = Field(6, ge=0, json_schema_extra=NOT_HASHED)
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(2048, ge=16)

@@ -281,6 +281,8 @@ def _refuse_replacing(st: StageRun, force: bool) -> None:
     new = st.manifest
     changed = (["config"] if old.config_hash != new.config_hash else []) + \
         sorted(k for k in set(old.inputs) | set(new.inputs) if old.inputs.get(k) != new.inputs.get(k))
+    if not changed:  # the same run: a partial one is retried
+        return
     c = old.counts
     raise ConfigError(f"{st.dir} holds a {old.status} run ({c.get('families', 0)} families, {c.get('tools', 0)} "
                       f"tools, {c.get('queries', 0)} queries) made with a different {', '.join(changed)}",
