@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import stage_cli
 from openai_stub import OpenAIStub
 from synth_responder import SynthResponder
 
-from cli_helpers import stage_cli
 from tooldojo.runs import read_manifest
 from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.cli import register
