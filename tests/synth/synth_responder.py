@@ -9,7 +9,9 @@ the numbered plan lines. Answers are a pure function of the request, so reruns a
 Each tool is about its own topic (:data:`TOPICS`), named in its description and in its queries, so
 families differ in meaning as they would with a real teacher. Knobs (constructor arguments) make it misbehave on purpose: ``bad_tools`` (every other tool is invalid),
 ``bad_args`` (gold arguments of strong-needing queries fail the schema), ``repair`` (``"fix"`` or
-``"keep"``: what the repair step answers), ``reject_word`` (the verifier rejects queries containing it).
+``"keep"``: what the repair step answers), ``reject_word`` (the verifier rejects queries containing it), ``narrow_upgrade`` (the upgrade limits
+the weak tool's free-text ``keyword`` to an enum, so its schema no longer covers the weak one) and ``vouch``
+(what the verifier says about such an upgrade: ``True``/``False``, or ``None`` to say nothing).
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ class SynthResponder:
     """``responder(body) -> content`` for :class:`openai_stub.OpenAIStub`."""
 
     def __init__(self, *, bad_tools: bool = False, bad_args: bool = False, repair: str = "fix",
-                 reject_word: str | None = None):
+                 reject_word: str | None = None, narrow_upgrade: bool = False, vouch: bool | None = None):
         self.bad_tools, self.bad_args, self.repair, self.reject_word = bad_tools, bad_args, repair, reject_word
+        self.narrow_upgrade, self.vouch = narrow_upgrade, vouch
 
     def __call__(self, body: dict[str, Any]) -> str:
         step = _step(body)
@@ -103,8 +106,11 @@ class SynthResponder:
         props = dict(weak["parameters"]["properties"])
         props["sort_by"] = {"type": "string", "enum": ["relevance", "date"], "description": "Order of results."}
         props["max_results"] = {"type": "integer", "minimum": 1, "maximum": 50, "description": "How many results."}
+        params = {**weak["parameters"], "properties": props}
+        if self.narrow_upgrade:  # the upgrade takes a string parameter and makes it an enum
+            props["keyword"] = {**props["keyword"], "enum": ["new", "popular"]}
         strong = {"name": weak["name"] + "_pro", "description": weak["description"] + " Sortable, with limits.",
-                  "parameters": {**weak["parameters"], "properties": props}}
+                  "parameters": params}
         return {"strong": strong, "capability_gap": "can sort results by date and limit how many come back"}
 
     def _weaken(self, user: str, blocks: list) -> dict[str, Any]:
@@ -136,5 +142,9 @@ class SynthResponder:
 
     def _verify(self, user: str, blocks: list) -> dict[str, Any]:
         queries = blocks[2:]
-        return {"verdicts": [{"index": q["index"], "accept": not (self.reject_word and self.reject_word in q["text"]),
-                              "reason": "ok"} for q in queries]}
+        out: dict[str, Any] = {"verdicts": [{"index": q["index"], "reason": "ok",
+                                             "accept": not (self.reject_word and self.reject_word in q["text"])}
+                                            for q in queries]}
+        if self.vouch is not None and "does not cover the weak tool's" in user:
+            out["upgrade"] = {"stronger": self.vouch, "reason": "it sorts and limits results"}
+        return out

@@ -28,6 +28,7 @@ from tooldojo.synth.config import SynthConfig
 from tooldojo.synth.schemas import RESPONSE_SCHEMAS, call_errors, function_problems, normalize_function
 from tooldojo.synth.teacher import Teacher, TeacherReply, TeacherRequest
 from tooldojo.synth.templates import TemplateSet
+from tooldojo.synth.weakening import coverage_problems
 
 STYLE_GUIDE = {
     "imperative": "an instruction, e.g. 'Find ...', 'Book ...'",
@@ -366,7 +367,8 @@ class Synthesizer:
             styles=self._style_guide(), examples=examples, example_family=example_family,
             seed_queries=fam.seed_queries[: len(plan)])
 
-    async def _queries(self, fam: FamilyDraft) -> list[QueryRecord]:
+    async def _queries(self, fam: FamilyDraft) -> list[QueryRecord] | None:
+        """The family's queries (``None``: the family itself was rejected, its drop recorded)."""
         fid = fam.family_id
         request = self.queries_request(fam)
         plan = request.variables["plan"]
@@ -401,17 +403,29 @@ class Synthesizer:
                 self.drops.add("arguments", q.dropped, q.detail, family=fid, query=q.text[:80])
         kept = [q for q in drafts if not q.dropped]
         verify_hash = ""
+        # a teacher's upgrade must cover the weak tool's schema, or its verify step must vouch for it
+        coverage = coverage_problems(fam.weak, fam.strong) if self.source != "catalog" else []
+        family_step = "weaken" if fam.strong_prov.source == "import" else "upgrade"
+        if coverage and not self.config.verify:
+            self.drops.add(family_step, "not_a_superset", "; ".join(coverage), family=fid, tool=fam.weak["name"])
+            return None
         if self.config.verify and kept:
             shown = [{"index": i, "text": q.text, "style": q.style, "needs": q.needs, "calls": q.calls}
                      for i, q in enumerate(kept)]
             vreply = await self.teacher.ask(self._request("verify", domain=fam.domain, weak=fam.weak,
-                                                          strong=fam.strong, gap=fam.gap, queries=shown))
+                                                          strong=fam.strong, gap=fam.gap, queries=shown,
+                                                          coverage=coverage))
             if vreply.data is None:
                 for q in kept:
                     self.drops.add("verify", "verify_" + _reason(vreply), vreply.error or "", family=fid,
                                    query=q.text[:80])
                 return []
             verify_hash = vreply.prompt_hash
+            upgrade = vreply.data.get("upgrade") or {}
+            if coverage and upgrade.get("stronger") is not True:
+                self.drops.add(family_step, "not_stronger", f"{'; '.join(coverage)}; teacher: "
+                               f"{upgrade.get('reason') or 'no upgrade verdict'}", family=fid, tool=fam.weak["name"])
+                return None
             verdicts: dict[int, dict[str, Any]] = {}
             for v in vreply.data["verdicts"]:
                 verdicts.setdefault(v["index"], v)
@@ -495,7 +509,7 @@ class Synthesizer:
                 keep.append(fam)
         return keep
 
-    async def _check_queries(self, families: list[FamilyDraft], per_family: list[list[QueryRecord]]
+    async def _check_queries(self, families: list[FamilyDraft], per_family: list[list[QueryRecord] | None]
                              ) -> list[list[QueryRecord] | None]:
         """A family whose queries, on average (the normalised mean embedding), are closer to another family's
         tools than to its own by more than ``semantic_margin`` got another request's reply: it is forgotten in
@@ -507,6 +521,8 @@ class Synthesizer:
 
         if not self._semantic or len(families) < 2:
             return list(per_family)
+        rejected = {i for i, qs in enumerate(per_family) if qs is None}
+        per_family = [qs or [] for qs in per_family]
         margin = self.config.semantic_margin
         texts = [q.text for qs in per_family for q in qs]
         owner = [i for i, qs in enumerate(per_family) for _ in qs]
@@ -522,7 +538,9 @@ class Synthesizer:
         out: list[list[QueryRecord] | None] = []
         k = 0
         for i, (fam, qs) in enumerate(zip(families, per_family, strict=True)):
-            if i in wrong:
+            if i in rejected:
+                out.append(None)
+            elif i in wrong:
                 await self.teacher.forget(self.queries_request(fam))
                 j, own, other = wrong[i]
                 self.drops.add("queries", "wrong_family_reply", f"the queries are about {families[j].strong['name']} "

@@ -269,6 +269,8 @@ def run_on_ray(synth: Any, teacher: Any, strong_tools: list[dict[str, Any]] | No
         cache_path = str(Path(stage_dir) / "cache.sqlite") if cfg.teacher.cache else None
         coordinator = ray.remote(Coordinator).options(
             name=coordinator_name(stage_dir), num_cpus=0, scheduling_strategy=here).remote(cache_path)
+        if cfg.teacher.cache:  # the driver asks nothing itself, but forgets rejected replies (generate.py)
+            teacher.cache = RemoteCache(coordinator)
         try:
             mapper = RayMapper(ray, synth, teacher, coordinator, seed=seed, catalog_folder=catalog_folder,
                                workers=cluster_cpus(ray, cfg.ray_workers), progress=progress)

@@ -32,7 +32,7 @@ TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
     "queries": frozenset({"domain", "weak", "strong", "gap", "plan", "styles", "examples", "example_family",
                           "seed_queries"}),
     "arguments": frozenset({"query", "tool", "arguments", "errors"}),
-    "verify": frozenset({"domain", "weak", "strong", "gap", "queries"}),
+    "verify": frozenset({"domain", "weak", "strong", "gap", "queries", "coverage"}),
     "reask": frozenset({"error", "schema"}),
 }
 """The variables each step renders its template with (``docs/synth.md``); :meth:`TemplateSet.check`

@@ -9,7 +9,8 @@
 A tool with none of these (only required scalar parameters without an enum) cannot be weakened by rule.
 
 :func:`capability_diff` finds what a weak schema lacks compared with the strong one (missing parameters,
-narrowed enums, arrays made scalar) whoever wrote the weak variant; :func:`uses_gap` and :func:`weak_call`
+narrowed enums, arrays made scalar) whoever wrote the weak variant; :func:`coverage_problems` the reverse,
+where the strong schema does not cover the weak one (a parameter, its type or enum values); :func:`uses_gap` and :func:`weak_call`
 say whether a strong call relies on it and what the best weak call for it is.
 """
 
@@ -105,6 +106,38 @@ def capability_diff(weak: dict[str, Any], strong: dict[str, Any]) -> list[Gap]:
         elif isinstance(s.get("enum"), list) and isinstance(w, dict) and isinstance(w.get("enum"), list) \
                 and set(map(str, s["enum"])) - set(map(str, w["enum"])):
             out.append(Gap("enum", p, tuple(w["enum"])))
+    return out
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    kind = schema.get("type")
+    kinds = set(kind) if isinstance(kind, list) else {kind} if kind else set()
+    return kinds | ({"number"} if "integer" in kinds else set())
+
+
+def coverage_problems(weak: dict[str, Any], strong: dict[str, Any]) -> list[str]:
+    """Where ``strong``'s parameters do not cover ``weak``'s: a weak parameter missing from the strong tool,
+    a type it does not accept (an array of the weak type counts), enum values it lacks. Empty = it covers."""
+    wp, sp = _props(weak), _props(strong)
+    out = []
+    for p, w in wp.items():
+        s = sp.get(p)
+        if not isinstance(w, dict):
+            continue
+        if not isinstance(s, dict):
+            out.append(f"the weak tool's parameter '{p}' is missing")
+            continue
+        wt, st = _types(w), _types(s)
+        item = s.get("items") if isinstance(s.get("items"), dict) else {}
+        if wt and st and not wt <= st and not (st == {"array"} and wt <= _types(item)):
+            out.append(f"'{p}' is {'/'.join(sorted(st))} in the strong tool, {'/'.join(sorted(wt))} in the weak one")
+        w_enum, s_enum = w.get("enum"), s.get("enum") or item.get("enum")
+        if isinstance(s_enum, list):
+            lost = [v for v in (w_enum if isinstance(w_enum, list) else []) if v not in s_enum]
+            if not isinstance(w_enum, list):
+                out.append(f"'{p}' is limited to {s_enum[:6]} in the strong tool, free in the weak one")
+            elif lost:
+                out.append(f"'{p}' lacks the weak tool's values {lost[:6]}")
     return out
 
 
