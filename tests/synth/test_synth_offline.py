@@ -57,6 +57,8 @@ def test_offline_run_produces_valid_families_and_queries(tmp_path):
     assert set(stats["accounting"]) >= {"tools", "upgrade", "queries", "verify", "total"}
     report = (tmp_path / "synth" / "report.md").read_text()
     assert "Teacher accounting" in report and "Capability gap" in report
+    # the offline teacher ignores the prompts: manifest and report say the template set changes no data
+    assert "not the data" in stats["templates"]["note"] and stats["templates"]["note"] in report
 
 
 def test_offline_teacher_is_deterministic_for_a_seed(tmp_path):
