@@ -95,9 +95,6 @@ def register(app: typer.Typer) -> None:
         if s.teacher.base_url and s.teacher.model == "offline":
             raise ConfigError("--base-url is set but the teacher is `offline`", field="--teacher",
                               fix="name the server's model with --teacher MODEL")
-        if s.teacher.max_cost_usd is not None and s.teacher.price_per_million is None:
-            raise ConfigError("--max-cost needs prices", field="synth.teacher.price_per_million",
-                              fix="--set 'synth.teacher.price_per_million=[PROMPT_USD, COMPLETION_USD]' (per million tokens)")
         run_seed = cfg.seed if s.seed is None else s.seed
         if estimate:
             from tooldojo.synth.estimate import estimate_run, print_estimate

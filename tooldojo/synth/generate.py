@@ -112,7 +112,9 @@ RETRYABLE = frozenset({"request_failed", "invalid_reply", "repair_request_failed
 
 
 def _reason(reply: TeacherReply) -> str:
-    return "request_failed" if (reply.error or "").startswith("request failed") else "invalid_reply"
+    error = reply.error or ""
+    return "request_failed" if error.startswith("request failed") else \
+        "unanswerable" if error.startswith("unanswerable") else "invalid_reply"
 
 
 Mapper = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]

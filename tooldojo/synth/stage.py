@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tooldojo.errors import ConfigError, DataError, TeacherError
+from tooldojo.errors import ConfigError, DataError, TeacherError, ToolDojoError
 from tooldojo.records import stable_id
 from tooldojo.runs import (
     MANIFEST,
@@ -172,8 +172,9 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
                 result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
         else:
             result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
-    except (TeacherError, KeyboardInterrupt) as err:
-        _record_state(st, "interrupted", err, teacher)
+    except (ToolDojoError, KeyboardInterrupt) as err:
+        stopped = isinstance(err, TeacherError | KeyboardInterrupt)  # the teacher, the cost cap, Ctrl-C
+        _record_state(st, "interrupted" if stopped else "failed", err, teacher)
         raise
     finally:
         if cache is not None:
@@ -252,6 +253,10 @@ def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: boo
     if not force and st.up_to_date():
         return inputs, st, True
     _refuse_replacing(st, force)
+    if config.teacher.max_cost_usd is not None and config.teacher.price_per_million is None:
+        raise ConfigError("a cost cap needs prices", field="synth.teacher.price_per_million",
+                          fix="--set 'synth.teacher.price_per_million=[PROMPT_USD, COMPLETION_USD]' (per million "
+                              "tokens), or drop --max-cost")
     if config.teacher.model != OFFLINE:
         resolve_api_key(config.teacher)
         _run_coroutine(check_reachable(config.teacher.base_url))

@@ -114,6 +114,10 @@ class Progress(Protocol):
 class RequestFailed(Exception):
     """One request failed after the SDK's retries (counted; the item it was for is dropped)."""
 
+    retryable = True
+    """A rerun may succeed (counted by the circuit breaker; the run ends ``partial``). ``False`` for a
+    request this teacher can never answer (the offline teacher outside its catalog)."""
+
 
 class TeacherDown(TeacherError):
     """The circuit breaker tripped: the teacher is unreachable or most recent requests failed."""
@@ -336,6 +340,8 @@ class Teacher:
             return TeacherReply(data, request.prompt_hash, cached=cached)
         except RequestFailed as err:
             st.failures += 1
+            if not err.retryable:
+                return TeacherReply(None, request.prompt_hash, error=f"unanswerable: {err}")
             self._outcome(False, str(err))
             log.warning("teacher request for step %s failed: %s", request.step, err)
             return TeacherReply(None, request.prompt_hash, error=f"request failed: {err}")
