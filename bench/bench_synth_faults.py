@@ -3,8 +3,8 @@
 The teacher is the fault-injecting stub (``tests/openai_stub.py`` with ``tests/synth/synth_responder.py``) in
 this process; ``tooldojo synth`` runs as a subprocess (the real CLI). Measured:
 
-- **outage**: the server is stopped (nothing listens any more) ``--kill-after`` seconds into a run; the time
-  from the stop to synth's exit, its exit code, the manifest status, the cached replies (all must validate),
+- **outage**: the server is stopped (nothing listens any more) half-way through the queries step; the time
+  from the stop to synth's error line and to its exit, its exit code, the manifest status, the cached replies (all must validate),
   then the same command against the server back on the same port: requests it sends (answered ones must not
   be sent again) and whether the outputs are byte-identical to a clean run's;
 - **fault mix**: ``--fault-rate`` of requests fail at random (429 with Retry-After, 500, reset connections,
@@ -92,7 +92,6 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--families-per-domain", type=int, default=8)
-    ap.add_argument("--kill-after", type=float, default=3.0)
     ap.add_argument("--fault-rate", type=float, default=0.2)
     ap.add_argument("--note", default="", help="conditions to print with the numbers (e.g. other load)")
     args = ap.parse_args(argv)
@@ -111,18 +110,25 @@ def main(argv: list[str] | None = None) -> None:
         proc = subprocess.Popen(synth_cmd(stub.base_url, tmp / "outage", fpd), cwd=ROOT,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(args.kill_after)
+        # stop mid-way through the queries step: every earlier step and the embedding model are done
+        stub.stop_after(len(DOMAINS.split(",")) * (-(-fpd // 8) + fpd) + fpd * 2)
+        lines, error_s = [], None
+        for line in proc.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if error_s is None and "stopped: the teacher" in line:
+                error_s = time.perf_counter() - stub.stopped_at
+        proc.wait(timeout=600)
+        detect_s = time.perf_counter() - stub.stopped_at
         sent_before_kill = len(stub.requests)
-        stub.stop()
-        t_kill = time.perf_counter()
-    _, err = proc.communicate(timeout=600)
-    detect_s = time.perf_counter() - t_kill
+    err = "".join(lines)
     status = read_manifest(tmp / "outage" / "synth").status
     cached, invalid = cache_check(tmp / "outage")
     with OpenAIStub(responder=SynthResponder(), port=port) as back:
         rerun_code = run(synth_cmd(back.base_url, tmp / "outage", fpd))
         resent = len(back.requests)
-    outage = [{"requests before the stop": sent_before_kill, "stop → exit (s)": round(detect_s, 2),
+    outage = [{"requests before the stop": sent_before_kill,
+               "stop → error logged (s)": round(error_s, 2) if error_s is not None else "never",
+               "stop → exit (s)": round(detect_s, 2),
                "exit code": proc.returncode, "manifest": status, "cached replies": cached,
                "invalid cached": invalid, "rerun exit": rerun_code, "rerun requests": resent,
                "clean run requests": clean_requests, "answered requests sent again": resent - (clean_requests - cached),
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     body = (f"{len(DOMAINS.split(','))} domains × {fpd} families × 4 queries (clean run: {clean_requests} requests, "
             f"{clean_s:.1f} s, stub latency 50 ms, concurrency 4, `max_retries` 6, `--timeout 10`)."
             + (f" Conditions: {args.note}." if args.note else "")
-            + f"\n\n### Outage: the server stopped {args.kill_after:g} s into the run\n\n" + table(outage)
+            + "\n\n### Outage: the server stopped half-way through the queries step\n\n" + table(outage)
             + f"\n\nLast line synth printed: `{last_line}`\n\n"
             + f"### Fault mix: {args.fault_rate:.0%} of requests fail ({', '.join(KINDS)})\n\n" + table(mix)
             + "\n\nFaults served by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ".")

@@ -129,6 +129,8 @@ class OpenAIStub:
         self._rng: random.Random | None = None
         self._last_by_step: dict[str, dict[str, Any]] = {}
         self._stop_after: int | None = None
+        self.stopped_at: float | None = None
+        """``time.perf_counter()`` when :meth:`stop` began."""
 
     # ---- control -------------------------------------------------------------------------------
     def queue_fault(self, kind: str, times: int = 1, retry_after: float | None = None) -> None:
@@ -181,6 +183,7 @@ class OpenAIStub:
     def stop(self) -> None:
         if self._loop is None:
             return
+        self.stopped_at = time.perf_counter()
         loop = self._loop
         fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
         with contextlib.suppress(Exception):

@@ -142,6 +142,7 @@ class Synthesizer:
         self.drops = Drops()
         self.source = "catalog" if teacher.model_label == "offline" else "synth"
         self._all_families = [(d, f) for d, dom in catalog.items() for f in dom.families]
+        self._encoder: asyncio.Future | None = None
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _request(self, step: str, **variables: Any) -> TeacherRequest:
@@ -460,6 +461,10 @@ class Synthesizer:
                   ) -> SynthResult:
         """Every step; returns the records in a deterministic order. ``mapper`` runs each step's items
         (default: :meth:`map_local`)."""
+        if self._semantic:  # load the embedding model while the first steps wait for the teacher
+            from tooldojo.dedup.semantic import load_encoder
+
+            self._encoder = asyncio.ensure_future(asyncio.to_thread(load_encoder))
         families = await self.families(strong_tools, mapper)
         families = await self._check_upgrades(families)
         per_family = await (mapper or self.map_local)("queries", families)
@@ -483,17 +488,23 @@ class Synthesizer:
     def _semantic(self) -> bool:
         return self.config.semantic_margin is not None and self.source != "catalog"
 
+    async def _encode(self, texts: list[str]) -> Any:
+        """Embeddings off the event loop (requests in flight keep being served)."""
+        from tooldojo.dedup.semantic import encode
+
+        if self._encoder is not None:
+            await self._encoder
+        return await asyncio.to_thread(encode, texts)
+
     async def _check_upgrades(self, families: list[FamilyDraft]) -> list[FamilyDraft]:
         """Drop families whose teacher-written tool (the upgrade, or the weak variant of an imported tool) is
         closer to another family's tool than to its own by more than ``semantic_margin`` (``unrelated_upgrade``:
         a reply to another request; forgotten in the cache and retried by a rerun)."""
         if not self._semantic or len(families) < 2:
             return families
-        from tooldojo.dedup.semantic import encode
-
         # the tool the teacher wrote (the strong one, or the weak one of an imported tool) against the other
         pairs = [(f.weak, f.strong) if f.strong_prov.source == "import" else (f.strong, f.weak) for f in families]
-        emb = encode([tool_text(w) for w, _ in pairs] + [tool_text(a) for _, a in pairs])
+        emb = await self._encode([tool_text(w) for w, _ in pairs] + [tool_text(a) for _, a in pairs])
         n = len(families)
         off = off_target(emb[:n], emb[n:], list(range(n)), list(range(n)), self.config.semantic_margin)
         keep = []
@@ -519,8 +530,6 @@ class Synthesizer:
         family by more than twice the margin are dropped as ``off_topic``."""
         import numpy as np
 
-        from tooldojo.dedup.semantic import encode
-
         if not self._semantic or len(families) < 2:
             return list(per_family)
         rejected = {i for i, qs in enumerate(per_family) if qs is None}
@@ -528,7 +537,7 @@ class Synthesizer:
         margin = self.config.semantic_margin
         texts = [q.text for qs in per_family for q in qs]
         owner = [i for i, qs in enumerate(per_family) for _ in qs]
-        emb = encode(texts + [tool_text(f.weak) + " " + tool_text(f.strong) for f in families])
+        emb = await self._encode(texts + [tool_text(f.weak) + " " + tool_text(f.strong) for f in families])
         queries, targets = emb[: len(texts)], emb[len(texts):]
         groups = list(range(len(families)))
         with_queries = [i for i, qs in enumerate(per_family) if qs]
