@@ -200,7 +200,8 @@ def _template_dir(tmp_path: Path, text: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("case", ["syntax", "undefined", "seed_not_json", "seed_all_invalid", "other_config"])
+@pytest.mark.parametrize("case", ["syntax", "undefined", "seed_not_json", "seed_all_invalid", "other_config",
+                                  "config_yaml"])
 def test_bad_input_is_one_line_before_any_request_or_write(clean, tmp_path, case):
     run_dir = tmp_path / "run"
     with OpenAIStub(responder=SynthResponder()) as stub:
@@ -213,7 +214,9 @@ def test_bad_input_is_one_line_before_any_request_or_write(clean, tmp_path, case
             "seed_not_json": ["--seed-tools", tmp_path / "tools.json"],
             "seed_all_invalid": ["--seed-tools", tmp_path / "tools.jsonl"],
             "other_config": ["--queries-per-family", "2"],
+            "config_yaml": ["--config", tmp_path / "bad.yaml"],
         }[case]
+        (tmp_path / "bad.yaml").write_text("synth:\n  domains: [a, b\n  verify: true\n")
         (tmp_path / "tools.json").write_text("name: not json\n")
         (tmp_path / "tools.jsonl").write_text(json.dumps({"name": "x y", "parameters": {}}) + "\n")
         result = _synth(stub.base_url, run_dir, *args, "--force" if case != "other_config" else "--no-cache")
@@ -222,7 +225,8 @@ def test_bad_input_is_one_line_before_any_request_or_write(clean, tmp_path, case
     message = result.output.strip()
     assert "\n" not in message and "fix:" in message
     expected = {"syntax": "queries.jinja:1", "undefined": "domian", "seed_not_json": "line 1 is not JSON",
-                "seed_all_invalid": "none of the 1 seed tools", "other_config": "--force"}[case]
+                "seed_all_invalid": "none of the 1 seed tools", "other_config": "--force",
+                "config_yaml": "bad.yaml:3:"}[case]
     assert expected in message
     assert (_outputs(run_dir), (run_dir / "synth" / "manifest.json").read_bytes()) == before
 
