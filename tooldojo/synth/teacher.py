@@ -316,6 +316,7 @@ class Teacher:
                 st.cache_hits -= 1
                 content, cached, key = await self._complete(request.messages, request)
                 data, error, repaired = parse_reply(content, request.schema)
+            valid_hit = cached and data is not None
             if data is None:
                 st.reasks += 1
                 follow = [*request.messages, {"role": "assistant", "content": content or ""},
@@ -325,14 +326,17 @@ class Teacher:
                 data, error, repaired = parse_reply(content, request.schema)
                 if data is None:
                     st.invalid += 1
+                    self._usage.pop(key, None)
+                    self._usage.pop(key2, None)
                     if not cached:
                         self._outcome(False, f"invalid reply: {error}")
                     log.warning("teacher reply for step %s (prompt %s) still invalid after re-ask: %s",
                                 request.step, request.prompt_hash, error)
                     return TeacherReply(None, request.prompt_hash, error=f"invalid reply: {error}", cached=cached)
-                await self._store(key2, content, request.step)
-            # the request's own key gets the valid answer too, so a rerun needs no re-ask
-            await self._store(key, content, request.step)
+                if not cached2:
+                    await self._store(key2, content, request.step)
+            if not valid_hit:  # the request's own key gets the valid answer too, so a rerun needs no re-ask
+                await self._store(key, content, request.step)
             if not cached:
                 self._outcome(True)
             if repaired:
