@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> None:
                         "byte-identical": outputs(run_dir) == clean})
     kinds = served
 
-    body = (f"{len(DOMAINS.split(','))} domains × {fpd} families × 4 queries (clean run: {clean_requests} requests, "
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    body = (f"Commit `{commit}`. {len(DOMAINS.split(','))} domains × {fpd} families × 4 queries (clean run: {clean_requests} requests, "
             f"{clean_s:.1f} s, stub latency 50 ms, concurrency 4, `max_retries` 6, `--timeout 10`)."
             + (f" Conditions: {args.note}." if args.note else "")
             + "\n\n### Outage: the server stopped half-way through the queries step\n\n" + table(outage)
