@@ -256,3 +256,20 @@ def test_estimate_sends_and_writes_nothing(tmp_path):
         assert stub.requests == []
     assert not (tmp_path / "run").exists()
     assert "queries" in result.output and "total" in result.output and "cost" in result.output
+
+
+def test_pipeline_stops_loudly_on_a_partial_synth(tmp_path):
+    from tooldojo.config import load_config
+    from tooldojo.errors import DataError
+    from tooldojo.pipeline import run_pipeline
+
+    with OpenAIStub(responder=SynthResponder()) as stub:
+        stub.faults_from = 4  # after the tools requests: one upgrade fails all its attempts
+        stub.queue_fault("500", times=2)
+        cfg = load_config(None, {"run_dir": str(tmp_path / "run"), "synth": {
+            "teacher": {"model": "stub-model", "base_url": stub.base_url, "max_retries": 1, "concurrency": 1},
+            "domains": DOMAINS.split(","), "families_per_domain": 2, "queries_per_family": 2}})
+        with pytest.raises(DataError, match="synth ended partial .*upgrade/request_failed 1"):
+            run_pipeline(cfg, stages=("synth", "dedup"))
+    assert read_manifest(tmp_path / "run" / "synth").status == "partial"
+    assert read_manifest(tmp_path / "run" / "dedup") is None
