@@ -269,7 +269,7 @@ def test_pipeline_stops_loudly_on_a_partial_synth(tmp_path):
         cfg = load_config(None, {"run_dir": str(tmp_path / "run"), "synth": {
             "teacher": {"model": "stub-model", "base_url": stub.base_url, "max_retries": 1, "concurrency": 1},
             "domains": DOMAINS.split(","), "families_per_domain": 2, "queries_per_family": 2}})
-        with pytest.raises(DataError, match="synth ended partial .*upgrade/request_failed 1"):
+        with pytest.raises(DataError, match=r"synth ended partial .*upgrade/request_failed 1"):
             run_pipeline(cfg, stages=("synth", "dedup"))
     assert read_manifest(tmp_path / "run" / "synth").status == "partial"
     assert read_manifest(tmp_path / "run" / "dedup") is None
