@@ -42,9 +42,13 @@ def synth_cmd(url: str, run_dir: Path, fpd: int) -> list[str]:
             "--queries-per-family", "4", "--concurrency", "4", "--timeout", "10"]
 
 
+CODE = ROOT
+"""The source tree whose ``tooldojo`` runs synth (``--code``: e.g. an export of an older commit)."""
+
+
 def run(cmd: list[str]) -> int:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    env = {**os.environ, "PYTHONPATH": str(CODE)}
+    return subprocess.run(cmd, cwd=CODE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
 
 
 def outputs(run_dir: Path) -> dict[str, bytes]:
@@ -94,7 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--families-per-domain", type=int, default=8)
     ap.add_argument("--fault-rate", type=float, default=0.2)
     ap.add_argument("--note", default="", help="conditions to print with the numbers (e.g. other load)")
+    ap.add_argument("--code", type=Path, help="run synth from this source tree (e.g. `git archive` of an older "
+                    "commit) for a before/after comparison; only the outage is measured")
     args = ap.parse_args(argv)
+    global CODE
+    CODE = (args.code or ROOT).resolve()
     fpd = 3 if args.quick else args.families_per_domain
     tmp = Path(tempfile.mkdtemp(prefix="bench-faults-"))
 
@@ -107,8 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     # ---- outage ----
     with OpenAIStub(responder=SynthResponder(), latency_s=0.05) as stub:
         port = port_of(stub)
-        proc = subprocess.Popen(synth_cmd(stub.base_url, tmp / "outage", fpd), cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)},
+        proc = subprocess.Popen(synth_cmd(stub.base_url, tmp / "outage", fpd), cwd=CODE,
+                                env={**os.environ, "PYTHONPATH": str(CODE)},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         # stop mid-way through the queries step: every earlier step and the embedding model are done
         stub.stop_after(len(DOMAINS.split(",")) * (-(-fpd // 8) + fpd) + fpd * 2)
@@ -137,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # ---- fault mix ----
     mix, served = [], Counter()
-    for rate, retries in ((args.fault_rate, 6), (0.5, 1)):
+    for rate, retries in (((args.fault_rate, 6), (0.5, 1)) if args.code is None else ()):
         with OpenAIStub(responder=SynthResponder(), latency_s=0.05) as stub:
             stub.fault_rate, stub.fault_kinds, stub.fault_seed, stub.drip_s = rate, KINDS, 1, 0.05
             run_dir = tmp / f"mix-{rate}-{retries}"
@@ -159,15 +167,20 @@ def main(argv: list[str] | None = None) -> None:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
+    if args.code is not None:
+        commit = f"code from {args.code}"
     body = (f"Commit `{commit}`. {len(DOMAINS.split(','))} domains × {fpd} families × 4 queries (clean run: {clean_requests} requests, "
             f"{clean_s:.1f} s, stub latency 50 ms, concurrency 4, `max_retries` 6, `--timeout 10`)."
             + (f" Conditions: {args.note}." if args.note else "")
             + "\n\n### Outage: the server stopped half-way through the queries step\n\n" + table(outage)
             + f"\n\nLast line synth printed: `{last_line}`\n\n"
-            + f"### Fault mix: requests fail at random ({', '.join(KINDS)}); the same command until exit 0\n\n"
-            + table(mix)
-            + "\n\nFaults served by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ".")
-    write_section("synth_faults", "synth against a failing teacher (bench_synth_faults)", body)
+            + (f"### Fault mix: requests fail at random ({', '.join(KINDS)}); the same command until exit 0\n\n"
+               + table(mix) + "\n\nFaults served by kind: "
+               + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + "." if mix else ""))
+    name = "synth_faults" if args.code is None else "synth_faults_baseline"
+    title = "synth against a failing teacher (bench_synth_faults)" if args.code is None else \
+        f"synth against a failing teacher: baseline, {commit} (bench_synth_faults --code)"
+    write_section(name, title, body)
 
 
 if __name__ == "__main__":
