@@ -136,12 +136,13 @@ class RemoteProgress:
 
 
 def teacher_share(cfg: TeacherConfig, shards: int) -> TeacherConfig:
-    """``cfg`` with ``1/shards`` of its concurrency and rate limits (each at least 1)."""
+    """``cfg`` with ``1/shards`` of its concurrency, rate limits (each at least 1) and cost cap."""
     def part(v: int | None) -> int | None:
         return None if v is None else max(1, v // shards)
 
     return cfg.model_copy(update={"concurrency": part(cfg.concurrency), "requests_per_minute":
-                                  part(cfg.requests_per_minute), "tokens_per_minute": part(cfg.tokens_per_minute)})
+                                  part(cfg.requests_per_minute), "tokens_per_minute": part(cfg.tokens_per_minute),
+                                  "max_cost_usd": None if cfg.max_cost_usd is None else cfg.max_cost_usd / shards})
 
 
 @dataclass
@@ -203,10 +204,15 @@ class RayMapper:
             return []
         shards = min(self.workers, len(items))
         bounds = [len(items) * k // shards for k in range(shards + 1)]
+        config = self.synth.config
+        if config.teacher.max_cost_usd is not None:  # the shards share what the earlier steps left of the cap
+            self.teacher._check_budget()
+            spent = self.teacher.accounting()["total"].get("cost_usd", 0.0)
+            config = config.model_copy(update={"teacher": config.teacher.model_copy(
+                update={"max_cost_usd": config.teacher.max_cost_usd - spent})})
         refs = []
         for k in range(shards):
-            spec = ShardSpec(self.synth.config, self.seed, self.catalog_folder, self.coordinator, shards,
-                             f"{kind}-{k}")
+            spec = ShardSpec(config, self.seed, self.catalog_folder, self.coordinator, shards, f"{kind}-{k}")
             refs.append(self._task.options(name=f"tooldojo-synth-{kind}-{k}").remote(
                 spec, kind, items[bounds[k]:bounds[k + 1]]))
         outs = await self._wait(refs)
