@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
                "stop → exit (s)": round(detect_s, 2),
                "exit code": proc.returncode, "manifest": status, "cached replies": cached,
                "invalid cached": invalid, "rerun exit": rerun_code, "rerun requests": resent,
-               "clean run requests": clean_requests, "answered requests sent again": resent - (clean_requests - cached),
+               "clean run requests": clean_requests,
+               "answered requests sent again": again if (again := resent - (clean_requests - cached)) >= 0
+               else f"none ({-again} unanswered never asked again)",
                "byte-identical": outputs(tmp / "outage") == clean}]
     last_line = (err.strip().splitlines() or [""])[-1][:300]
 
