@@ -17,6 +17,7 @@ import time
 
 BENCHES = {
     "teacher": ["bench.bench_teacher"],
+    "synth_faults": ["bench.bench_synth_faults"],
     "minhash": ["bench.bench_minhash"],
     "filters": ["bench.bench_filters"],
     "eval": ["bench.bench_eval", "--quick"],

@@ -29,7 +29,20 @@ API:
   - ``"truncated_json"``: status 200 whose content is the normal content cut in the middle
     (``finish_reason="length"``; not repairable, a client must re-ask);
   - ``"reject_json_schema"``: status 400 for a request whose ``response_format`` is ``json_schema``, like
-    servers that lack structured output; requests without it pass and do not consume the fault.
+    servers that lack structured output; requests without it pass and do not consume the fault;
+  - ``"non_json"``: status 200 whose content is prose, no JSON at all;
+  - ``"wrong_json"``: status 200 with a valid answer to *another* request of the same step (the last one
+    seen that differs), like a proxy or server that mixes up replies; the request's own answer when there
+    is no other yet;
+  - transport faults: ``"reset"`` (the connection is dropped before any response), ``"truncated_body"``
+    (headers announce the full body, half of it is sent, then the connection drops), ``"slow_drip"`` (the
+    body trickles out in small chunks ``drip_s`` apart; a client with a short timeout gives up).
+
+- ``faults_from``: no fault (queued or random) before this request index (default 0).
+- ``fault_rate`` and ``fault_kinds`` (with ``fault_seed``): besides queued faults, each request fails with
+  probability ``fault_rate`` as a kind drawn from ``fault_kinds`` (seeded, so a run's fault mix is
+  reproducible). A refused connection is the stub stopped: ``stop()`` (nothing listens on the port any more;
+  ``stop_after(n)`` stops it from a background thread once ``n`` requests arrived).
 
 - Every 200 answer reports ``usage`` (``prompt_tokens`` ~ characters of the messages / 4, ``completion_tokens``
   ~ characters of the content / 4, ``total_tokens``).
@@ -47,6 +60,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -56,7 +70,8 @@ from typing import Any
 from aiohttp import web
 
 Responder = Callable[[dict[str, Any]], "str | dict[str, Any]"]
-FAULTS = ("429", "500", "timeout", "malformed_json", "truncated_json", "reject_json_schema")
+FAULTS = ("429", "500", "timeout", "malformed_json", "truncated_json", "reject_json_schema", "non_json",
+          "wrong_json", "reset", "truncated_body", "slow_drip")
 
 
 def default_responder(body: dict[str, Any]) -> str:
@@ -106,6 +121,16 @@ class OpenAIStub:
         self._in_flight = 0
         self.max_in_flight = 0
         self.base_url = ""
+        self.fault_rate = 0.0
+        self.faults_from = 0
+        self.fault_kinds: tuple[str, ...] = ()
+        self.fault_seed = 0
+        self.drip_s = 0.2
+        self._rng: random.Random | None = None
+        self._last_by_step: dict[str, dict[str, Any]] = {}
+        self._stop_after: int | None = None
+        self.stopped_at: float | None = None
+        """``time.perf_counter()`` when :meth:`stop` began."""
 
     # ---- control -------------------------------------------------------------------------------
     def queue_fault(self, kind: str, times: int = 1, retry_after: float | None = None) -> None:
@@ -115,8 +140,19 @@ class OpenAIStub:
         with self._lock:
             self._faults.append([kind, int(times), retry_after])
 
-    def _take_fault(self, body: dict[str, Any]) -> tuple[str, float | None] | None:
+    def stop_after(self, n: int) -> None:
+        """Stop the server (a refused connection from then on) once ``n`` requests have arrived."""
+        self._stop_after = n
+
+    def _take_fault(self, body: dict[str, Any], index: int) -> tuple[str, float | None] | None:
+        if index < self.faults_from:
+            return None
         with self._lock:
+            if self.fault_rate and self.fault_kinds:
+                if self._rng is None:
+                    self._rng = random.Random(self.fault_seed)
+                if self._rng.random() < self.fault_rate:
+                    return self._rng.choice(self.fault_kinds), 1.0
             for entry in self._faults:
                 kind, _, retry_after = entry
                 if kind == "reject_json_schema":
@@ -147,6 +183,7 @@ class OpenAIStub:
     def stop(self) -> None:
         if self._loop is None:
             return
+        self.stopped_at = time.perf_counter()
         loop = self._loop
         fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
         with contextlib.suppress(Exception):
@@ -216,7 +253,10 @@ class OpenAIStub:
         with self._lock:
             index = len(self.requests)
             self.requests.append(body)
-        fault = self._take_fault(body)
+        if self._stop_after is not None and index + 1 >= self._stop_after:
+            self._stop_after = None
+            threading.Thread(target=self.stop, daemon=True).start()
+        fault = self._take_fault(body, index)
         kind = fault[0] if fault else None
         if fault:
             self.fault_log.append((index, fault[0]))
@@ -228,12 +268,21 @@ class OpenAIStub:
         if kind == "reject_json_schema":
             return _error(400, "response_format of type json_schema is not supported by this server",
                           "invalid_request_error", param="response_format")
+        if kind == "reset":
+            request.transport.abort()  # type: ignore[union-attr]
+            raise asyncio.CancelledError
         if kind == "timeout":
             await asyncio.sleep(self.timeout_sleep_s)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        step = str(((body.get("response_format") or {}).get("json_schema") or {}).get("name", ""))
+        answered = body
+        if kind == "wrong_json":
+            other = self._last_by_step.get(step)
+            answered = other if other is not None and other != body else body
+        self._last_by_step[step] = body
         try:
-            answer = self.responder(body)
+            answer = self.responder(answered)
         except Exception as err:  # a broken responder is a server error, visible to the test
             return _error(500, f"responder failed: {type(err).__name__}: {err}", "server_error")
         if isinstance(answer, dict):
@@ -247,10 +296,12 @@ class OpenAIStub:
         elif isinstance(content, str) and kind == "truncated_json":
             message["content"] = content[: max(1, len(content) // 2)]
             finish = "length"
+        elif kind == "non_json":
+            message["content"] = "I am sorry, I cannot help with generating that data right now."
         completion_text = message.get("content") or json.dumps(message.get("tool_calls") or "")
         prompt_tokens, completion_tokens = _tokens(_prompt_text(body)), _tokens(completion_text)
         self._counter += 1
-        return web.json_response({
+        payload = {
             "id": f"chatcmpl-stub-{self._counter}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -258,7 +309,26 @@ class OpenAIStub:
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
-        })
+        }
+        if kind in ("truncated_body", "slow_drip"):
+            return await self._stream(request, json.dumps(payload).encode(), cut=kind == "truncated_body")
+        return web.json_response(payload)
+
+    async def _stream(self, request: web.Request, data: bytes, *, cut: bool) -> web.StreamResponse:
+        """The body with its full ``Content-Length``: half of it then a dropped connection (``cut``), or all
+        of it in 16 chunks ``drip_s`` apart."""
+        resp = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": str(len(data))})
+        await resp.prepare(request)
+        if cut:
+            await resp.write(data[: len(data) // 2])
+            request.transport.abort()  # type: ignore[union-attr]
+            raise asyncio.CancelledError
+        step = max(1, -(-len(data) // 16))
+        for i in range(0, len(data), step):
+            await resp.write(data[i:i + step])
+            await asyncio.sleep(self.drip_s)
+        await resp.write_eof()
+        return resp
 
 
 def spawn(latency: float = 0.0):

@@ -52,8 +52,10 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError(f"cannot parse: {str(err).splitlines()[0]}", field=str(path),
-                          fix="fix the file's syntax") from None
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        what = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"cannot parse: {what}", field=where, fix="fix the file's syntax") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

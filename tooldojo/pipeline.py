@@ -50,7 +50,15 @@ def _run_stage(stage: str, cfg: PipelineConfig, force: bool) -> list[Manifest]:
     if stage == "synth":
         from tooldojo.synth import run_synth
 
-        return [run_synth(cfg.synth, run_dir, seed=_seed(cfg, cfg.synth), force=force)]
+        manifest = run_synth(cfg.synth, run_dir, seed=_seed(cfg, cfg.synth), force=force)
+        if manifest.status == "partial":  # the later stages need every item: stop loudly, resumable
+            from tooldojo.errors import DataError
+
+            failed = manifest.stats.get("failed", {})
+            raise DataError(f"synth ended partial ({sum(failed.values())} items failed: "
+                            + ", ".join(f"{k} {v}" for k, v in failed.items()) + ")", field=str(run_dir / "synth"),
+                            fix="rerun the same command: it retries exactly the failed items")
+        return [manifest]
     if stage == "dedup":
         from tooldojo.dedup import run_dedup
 

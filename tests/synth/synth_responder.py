@@ -6,9 +6,12 @@ to plain text, from the response schema appended to the prompt. Everything else 
 user message (the rendered template): ``Domain: ...``, counts, the JSON code blocks holding the tools, and
 the numbered plan lines. Answers are a pure function of the request, so reruns are deterministic.
 
-Knobs (constructor arguments) make it misbehave on purpose: ``bad_tools`` (every other tool is invalid),
+Each tool is about its own topic (:data:`TOPICS`), named in its description and in its queries, so
+families differ in meaning as they would with a real teacher. Knobs (constructor arguments) make it misbehave on purpose: ``bad_tools`` (every other tool is invalid),
 ``bad_args`` (gold arguments of strong-needing queries fail the schema), ``repair`` (``"fix"`` or
-``"keep"``: what the repair step answers), ``reject_word`` (the verifier rejects queries containing it).
+``"keep"``: what the repair step answers), ``reject_word`` (the verifier rejects queries containing it), ``narrow_upgrade`` (the upgrade limits
+the weak tool's free-text ``keyword`` to an enum, so its schema no longer covers the weak one) and ``vouch``
+(what the verifier says about such an upgrade: ``True``/``False``, or ``None`` to say nothing).
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from tooldojo.synth.offline import repair_arguments
 from tooldojo.synth.schemas import RESPONSE_SCHEMAS
 
 _BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
+_TOPIC = re.compile(r"^Look up (.+?) in the ")
+TOPICS = ("weather forecasts", "restaurant reviews", "stock prices", "flight departures", "song lyrics",
+          "football scores", "cooking recipes", "hotel rooms", "movie showtimes", "currency rates",
+          "hiking trails", "medical symptoms")
+"""What each generated tool is about (distinct per tool of the test domains, for the meaning checks)."""
 _PLAN = re.compile(r"^\d+\. style: (\S+); needs: (weak|strong)$", re.M)
 
 
@@ -65,8 +73,9 @@ class SynthResponder:
     """``responder(body) -> content`` for :class:`openai_stub.OpenAIStub`."""
 
     def __init__(self, *, bad_tools: bool = False, bad_args: bool = False, repair: str = "fix",
-                 reject_word: str | None = None):
+                 reject_word: str | None = None, narrow_upgrade: bool = False, vouch: bool | None = None):
         self.bad_tools, self.bad_args, self.repair, self.reject_word = bad_tools, bad_args, repair, reject_word
+        self.narrow_upgrade, self.vouch = narrow_upgrade, vouch
 
     def __call__(self, body: dict[str, Any]) -> str:
         step = _step(body)
@@ -82,8 +91,9 @@ class SynthResponder:
         start = len(done.group(1).split(", ")) if done else 0
         tools = []
         for k in range(start, start + count):
+            topic = TOPICS[(7 * len(domain) + k) % len(TOPICS)]
             tool = {"name": f"{domain}_lookup_{k}",
-                    "description": f"Look up {domain} records by keyword (catalogue {k}).",
+                    "description": f"Look up {topic} in the {domain} catalogue by keyword.",
                     "parameters": {"type": "object", "required": ["keyword"], "properties": {
                         "keyword": {"type": "string", "description": "What to look up."}}}}
             if self.bad_tools and k % 2:
@@ -96,8 +106,11 @@ class SynthResponder:
         props = dict(weak["parameters"]["properties"])
         props["sort_by"] = {"type": "string", "enum": ["relevance", "date"], "description": "Order of results."}
         props["max_results"] = {"type": "integer", "minimum": 1, "maximum": 50, "description": "How many results."}
+        params = {**weak["parameters"], "properties": props}
+        if self.narrow_upgrade:  # the upgrade takes a string parameter and makes it an enum
+            props["keyword"] = {**props["keyword"], "enum": ["new", "popular"]}
         strong = {"name": weak["name"] + "_pro", "description": weak["description"] + " Sortable, with limits.",
-                  "parameters": {**weak["parameters"], "properties": props}}
+                  "parameters": params}
         return {"strong": strong, "capability_gap": "can sort results by date and limit how many come back"}
 
     def _weaken(self, user: str, blocks: list) -> dict[str, Any]:
@@ -117,7 +130,9 @@ class SynthResponder:
             calls = {"weak": _call(weak, i), "strong": _call(strong, i, extra if needs == "strong" else None)}
             if needs == "strong" and self.bad_args and extra:
                 calls["strong"][extra] = "not-a-valid-value"
-            text = f"{style} request {i} for {strong['name']}" + (" sorted by date" if needs == "strong" else "")
+            topic = _TOPIC.search(strong["description"])
+            about = f" about {topic.group(1)}" if topic else ""
+            text = f"{style} request {i}{about} for {strong['name']}" + (" sorted by date" if needs == "strong" else "")
             out.append({"text": text, "style": style, "needs": needs, "calls": calls})
             if i % 2 == 0:  # the answer is optional: every other query has one
                 out[-1]["answer"] = f"Without a tool I cannot do this: {text}."
@@ -129,5 +144,9 @@ class SynthResponder:
 
     def _verify(self, user: str, blocks: list) -> dict[str, Any]:
         queries = blocks[2:]
-        return {"verdicts": [{"index": q["index"], "accept": not (self.reject_word and self.reject_word in q["text"]),
-                              "reason": "ok"} for q in queries]}
+        out: dict[str, Any] = {"verdicts": [{"index": q["index"], "reason": "ok",
+                                             "accept": not (self.reject_word and self.reject_word in q["text"])}
+                                            for q in queries]}
+        if self.vouch is not None and "does not cover the weak tool's" in user:
+            out["upgrade"] = {"stronger": self.vouch, "reason": "it sorts and limits results"}
+        return out

@@ -10,10 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import typer
 from synth_responder import SynthResponder
 from typer.testing import CliRunner
 
+from tooldojo.errors import DataError
 from tooldojo.records import QueryRecord, ToolRecord, read_jsonl
 from tooldojo.runs import read_manifest
 from tooldojo.synth import run_synth
@@ -179,3 +181,22 @@ def test_seed_tools_from_an_import_with_a_real_teacher(openai_stub, tmp_path):
     assert all(getattr(q.provenance, "query_source", None) is None for q in queries)
     shown = [p for p in prompts if "existing dataset" in p]
     assert shown and any("hypotenuse" in p for p in shown)
+
+
+@pytest.mark.parametrize("vouch", [None, False, True])
+def test_an_upgrade_that_does_not_cover_the_weak_tool_needs_the_verifier(openai_stub, tmp_path, vouch):
+    """The upgrade narrows the weak tool's free-text parameter to an enum: the verify prompt lists the
+    problem, and the family is kept only when the teacher says why the upgrade is stronger."""
+    openai_stub.responder = SynthResponder(narrow_upgrade=True, vouch=vouch)
+    cfg = _config(openai_stub, fpd=1, qpf=2, domains=DOMAINS[:1], semantic_margin=None)
+    if vouch is True:
+        m = run_synth(cfg, tmp_path, progress=False)
+        assert m.counts["families"] == 1 and "upgrade" not in m.stats["drops"]
+    else:
+        with pytest.raises(DataError, match="nothing usable"):
+            run_synth(cfg, tmp_path, progress=False)
+        m = read_manifest(tmp_path / "synth")  # a failed run writes no outputs; the reason is in its manifest
+        assert m.status == "failed" and "upgrade/not_stronger: 1" in m.stats["error"]
+        assert not (tmp_path / "synth" / "tools.jsonl").exists()
+    verify = [b for b in openai_stub.requests if "tooldojo_verify" in json.dumps(b.get("response_format"))]
+    assert verify and "'keyword' is limited to" in verify[0]["messages"][-1]["content"]

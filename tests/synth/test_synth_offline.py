@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tooldojo.errors import ConfigError
 from tooldojo.records import QueryRecord, ToolRecord, read_jsonl
 from tooldojo.runs import read_manifest
 from tooldojo.synth import run_synth
@@ -58,6 +59,8 @@ def test_offline_run_produces_valid_families_and_queries(tmp_path):
     assert set(stats["accounting"]) >= {"tools", "upgrade", "queries", "verify", "total"}
     report = (tmp_path / "synth" / "report.md").read_text()
     assert "Teacher accounting" in report and "Capability gap" in report
+    # the offline teacher ignores the prompts: manifest and report say the template set changes no data
+    assert "not the data" in stats["templates"]["note"] and stats["templates"]["note"] in report
 
 
 def test_offline_teacher_is_deterministic_for_a_seed(tmp_path):
@@ -78,7 +81,11 @@ def test_up_to_date_stage_is_skipped_and_cache_reused(tmp_path):
     acc = forced.stats["accounting"]["total"]
     assert acc["sent"] == 0 and acc["cache_hits"] == acc["asked"] > 0
     assert forced.fingerprint == first.fingerprint
-    other_seed = run_synth(_config(), tmp_path, seed=2, progress=False)
+    before = (tmp_path / "synth" / "queries.jsonl").read_bytes()
+    with pytest.raises(ConfigError, match="different seed"):  # a finished run is not replaced by accident
+        run_synth(_config(), tmp_path, seed=2, progress=False)
+    assert (tmp_path / "synth" / "queries.jsonl").read_bytes() == before
+    other_seed = run_synth(_config(), tmp_path, seed=2, force=True, progress=False)
     assert other_seed.stats["accounting"]["total"]["sent"] > 0
 
 
@@ -95,7 +102,6 @@ def test_styles_and_sizes_follow_the_config(tmp_path):
 
 
 def test_unknown_domain_for_offline_teacher_is_a_config_error(tmp_path):
-    from tooldojo.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"synth\.domains"):
         run_synth(SynthConfig(domains=["no_such_domain"]), tmp_path, progress=False)

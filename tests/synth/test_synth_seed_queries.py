@@ -10,7 +10,15 @@ import pytest
 from tooldojo.synth.offline import seeded_queries
 from tooldojo.synth.schema_queries import action_phrase, sample_value, schema_query, value_index
 from tooldojo.synth.schemas import call_errors, function_problems
-from tooldojo.synth.weakening import Gap, NotWeakenable, capability_diff, uses_gap, weak_call, weaken_by_rule
+from tooldojo.synth.weakening import (
+    Gap,
+    NotWeakenable,
+    capability_diff,
+    coverage_problems,
+    uses_gap,
+    weak_call,
+    weaken_by_rule,
+)
 
 
 def _fn(props: dict, required: list[str], name: str = "do_thing", desc: str = "Calculates a thing.") -> dict:
@@ -79,6 +87,19 @@ def test_a_tool_with_nothing_else_to_take_returns_fewer_result_fields(fn):
     weak, gap = weaken_by_rule(fn)
     assert weak["parameters"] == fn["parameters"] and "only the main result" in weak["description"]
     assert "full result" in gap and capability_diff(weak, fn) == []
+
+
+def test_coverage_problems_rule_weakenings_are_covered_and_real_gaps_are_named():
+    for fn in (SUM, UNITS, TEMP, DAYS, LOOKUP, FACT, SHIFT):
+        assert coverage_problems(weaken_by_rule(fn)[0], fn) == [], fn["name"]
+
+    def one(schema: dict) -> dict:
+        return _fn({"x": schema} if schema else {}, [])
+    assert coverage_problems(one({"type": "integer"}), one({"type": "number"})) == []  # a number takes integers
+    assert coverage_problems(one({"type": "number"}), one({"type": "integer"}))  # an integer takes no fractions
+    assert coverage_problems(one({"type": "string"}), one({"type": "array", "items": {"type": "string"}})) == []
+    assert coverage_problems(one({"type": "string"}), one({})) == ["the weak tool's parameter 'x' is missing"]
+    assert coverage_problems(one({"type": "string", "enum": ["a", "b"]}), one({"type": "string", "enum": ["a"]}))
 
 
 def test_uses_gap_and_weak_call():

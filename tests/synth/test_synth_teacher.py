@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import time
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from tooldojo.errors import TeacherError
 from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.config import TeacherConfig
-from tooldojo.synth.teacher import OpenAITeacher, TeacherRequest, parse_reply
+from tooldojo.synth.teacher import OpenAITeacher, TeacherDown, TeacherRequest, parse_reply, transport_failure
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
 STANDARD_FIELDS = {"model", "messages", "temperature", "top_p", "max_tokens", "seed", "response_format"}
@@ -34,6 +35,10 @@ def _ask(stub, requests, *, cache=None, **cfg):
             return await asyncio.gather(*(teacher.ask(r) for r in requests))
 
     return asyncio.run(go()), teacher
+
+
+def _cached(cache: ResponseCache) -> list[str]:
+    return [row[0] for row in cache._db.execute("SELECT content FROM responses")]
 
 
 @pytest.fixture
@@ -85,13 +90,114 @@ def test_malformed_json_is_repaired_without_reasking(stub):
     assert (st.repaired, st.reasks, len(stub.requests)) == (1, 0, 1)
 
 
-def test_truncated_json_is_reasked_once(stub):
+def test_truncated_reply_is_asked_again_with_more_room_and_never_cached(stub, tmp_path):
     stub.queue_fault("truncated_json")
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    (reply,), teacher = _ask(stub, [_request()], cache=cache, max_tokens=100)
+    assert reply.data == {"answer": 2}  # the same messages, no re-ask prompt
+    assert teacher.stats["arguments"].truncated == 1 and teacher.stats["arguments"].reasks == 0
+    assert [r["max_tokens"] for r in stub.requests] == [100, 200]
+    assert [json.loads(c) for c in _cached(cache)] == [{"answer": 2}]
+
+
+def test_reply_truncated_twice_is_a_failure_not_cached(stub, tmp_path):
+    stub.queue_fault("truncated_json", times=2)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    (reply,), teacher = _ask(stub, [_request()], cache=cache)
+    assert reply.data is None and "finish_reason: length" in reply.error
+    assert teacher.stats["arguments"].failures == 1 and len(cache) == 0
+
+
+@pytest.mark.parametrize("kind", ["non_json", "truncated_json"])
+def test_invalid_replies_never_enter_the_cache(stub, tmp_path, kind):
+    """Every reply is bad: nothing is cached, and a rerun against a healthy server asks again."""
+    stub.queue_fault(kind, times=100)
+    cache_path = tmp_path / "c.sqlite"
+    (reply,), teacher = _ask(stub, [_request()], cache=ResponseCache(cache_path))
+    assert reply.data is None and len(ResponseCache(cache_path)) == 0
+    stub._faults.clear()
+    (reply,), teacher = _ask(stub, [_request()], cache=ResponseCache(cache_path))
+    assert reply.data == {"answer": 2} and teacher.stats["arguments"].cache_hits == 0
+
+
+def test_reasked_reply_is_cached_under_the_original_request(stub, tmp_path):
+    stub.responder = lambda body: "not json" if len(body["messages"]) == 2 else json.dumps({"answer": 4})
+    cache_path = tmp_path / "c.sqlite"
+    (first,), _ = _ask(stub, [_request()], cache=ResponseCache(cache_path))
+    assert first.data == {"answer": 4} and len(stub.requests) == 2
+    (again,), teacher = _ask(stub, [_request()], cache=ResponseCache(cache_path))
+    assert again.data == {"answer": 4} and len(stub.requests) == 2 and teacher.stats["arguments"].reasks == 0
+
+
+@pytest.mark.parametrize("kind", ["reset", "truncated_body"])
+def test_transport_faults_are_retried_and_classified(stub, kind):
+    stub.queue_fault(kind)
     (reply,), teacher = _ask(stub, [_request()])
-    assert reply.data == {"answer": 4}  # the re-ask carries the bad reply and the error: 4 messages
-    assert teacher.stats["arguments"].reasks == 1
-    follow = stub.requests[1]["messages"]
-    assert follow[2]["role"] == "assistant" and "could not be used" in follow[3]["content"]
+    assert reply.data == {"answer": 2} and teacher.stats["arguments"].retries == 1
+    stub.queue_fault(kind, times=10)
+    (reply,), teacher = _ask(stub, [_request(1)], max_retries=1, breaker_window=0)
+    assert reply.data is None and reply.error.startswith("request failed: reset after 2 attempts")
+
+
+def test_slow_drip_within_the_timeout_is_an_answer(stub):
+    stub.drip_s = 0.05
+    stub.queue_fault("slow_drip")
+    (reply,), teacher = _ask(stub, [_request()])
+    assert reply.data == {"answer": 2} and teacher.stats["arguments"].retries == 0
+
+
+def test_slow_drip_past_the_timeout_is_a_timeout(stub):
+    """``timeout_s`` bounds each read (the SDK's httpx semantics): a gap between chunks longer than it fails."""
+    stub.drip_s = 1.5
+    stub.queue_fault("slow_drip", times=10)
+    (reply,), _ = _ask(stub, [_request()], max_retries=1, timeout_s=1.0, breaker_window=0)
+    assert reply.data is None and "timeout" in reply.error
+
+
+def test_server_going_away_stops_every_request(stub, tmp_path):
+    """The server stops after 5 of 40 requests: the run raises TeacherDown naming the base URL (a refused
+    connection, not a timeout), long before the SDK's retries would end; the answers received are cached."""
+    stub.latency_s = 0.05
+    stub.stop_after(6)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    with pytest.raises(TeacherDown) as err:
+        _ask(stub, [_request(i) for i in range(40)], cache=cache, concurrency=2, max_retries=6, timeout_s=30)
+    line = str(err.value)
+    assert stub.base_url in line and "refused" in line.lower() and "\n" not in line
+    assert 1 <= len(cache) <= 6
+    assert all(json.loads(c) == {"answer": 2} for c in _cached(cache))
+
+
+def test_breaker_stops_when_most_recent_requests_fail(stub):
+    stub.queue_fault("500", times=1000)
+    with pytest.raises(TeacherDown, match="of the last 10 teacher requests failed"):
+        _ask(stub, [_request(i) for i in range(40)], concurrency=4, max_retries=0)
+    assert len(stub.requests) < 20
+
+
+def test_transport_failure_reads_the_cause_chain():
+    import aiohttp
+    import httpx2
+    import openai
+
+    def chained(cause):
+        try:
+            try:
+                raise cause
+            except Exception as inner:
+                raise httpx2.ConnectTimeout("mapped") from inner
+        except Exception as mapped:
+            err = openai.APITimeoutError(request=httpx2.Request("POST", "http://x"))
+            err.__cause__ = mapped
+            return err
+
+    refused = aiohttp.ClientConnectorError(aiohttp.client_reqrep.ConnectionKey(
+        "h", 1, False, True, None, None, None), ConnectionRefusedError(111, "refused"))
+    assert transport_failure(chained(refused))[0] == "refused"
+    assert transport_failure(chained(aiohttp.ServerDisconnectedError()))[0] == "reset"
+    assert transport_failure(chained(aiohttp.SocketTimeoutError()))[0] == "timeout"
+    assert transport_failure(chained(ssl.SSLError(1, "bad cert")))[0] == "tls"
+    assert transport_failure(chained(socket.gaierror(-2, "Name or service not known")))[0] == "dns"
 
 
 def test_still_invalid_after_reask_is_counted_not_returned(stub):

@@ -31,12 +31,12 @@ def test_override_folder_replaces_only_its_files(tmp_path):
     folder = tmp_path / "terse"
     folder.mkdir()
     src = (shipped_dir() / "verify.jinja").read_text()
-    (folder / "verify.jinja").write_text(src.replace("{# version: 1 #}", "{# version: 2-terse #}")
+    (folder / "verify.jinja").write_text(src.replace("{# version: 2 #}", "{# version: 2-terse #}")
                                          .replace("You are strict", "Be brief and strict"))
     ts = TemplateSet(folder)
     assert ts.name == "terse" and ts.hash != TemplateSet().hash
     assert ts.versions["verify"] == "2-terse" and ts.versions["queries"] == TemplateSet().versions["queries"]
-    msgs = ts.render("verify", domain="d", weak={}, strong={}, gap="g", queries=[])
+    msgs = ts.render("verify", domain="d", weak={}, strong={}, gap="g", queries=[], coverage=[])
     assert "Be brief and strict" in msgs[0]["content"]
     assert ts.render("reask", error="e", schema={}) == TemplateSet().render("reask", error="e", schema={})
 
@@ -50,6 +50,9 @@ def test_unknown_or_broken_override_files_fail_clearly(tmp_path):
     (tmp_path / "broken" / "tools.jinja").write_text("{% block user %}{{ domain }{% endblock %}")
     with pytest.raises(ConfigError, match="template error"):
         TemplateSet(tmp_path / "broken").render("tools", domain="x")
+    with pytest.raises(ConfigError, match="syntax error") as err:  # checked before any request
+        TemplateSet(tmp_path / "broken").check()
+    assert "tools.jinja:1" in str(err.value)
     with pytest.raises(ConfigError, match="not found"):
         TemplateSet(tmp_path / "missing")
 
@@ -87,3 +90,12 @@ def test_cli_writes_the_shipped_templates(tmp_path):
     assert sorted(p.name for p in (tmp_path / "t").glob("*.jinja")) == sorted(f"{n}.jinja" for n in TEMPLATE_NAMES)
     again = CliRunner().invoke(app, ["synth-templates", str(tmp_path / "t")])
     assert again.exit_code == 2
+
+
+def test_check_refuses_variables_the_step_does_not_provide(tmp_path):
+    TemplateSet().check()  # the shipped set uses only what its steps provide
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "upgrade.jinja").write_text("{% block user %}{{ tool }} {{ queries }}{% endblock %}")
+    with pytest.raises(ConfigError, match="queries") as err:
+        TemplateSet(tmp_path / "t").check()
+    assert "upgrade.jinja" in str(err.value) and "'upgrade' step does not provide" in str(err.value)

@@ -58,6 +58,11 @@ class ResponseCache:
                 (key, step, model, content, json.dumps(usage or {}), time.time()),
             )
 
+    def delete(self, key: str) -> None:
+        """Forget one response (a reply a later check rejected)."""
+        with self._lock:
+            self._db.execute("DELETE FROM responses WHERE key = ?", (key,))
+
     def __len__(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

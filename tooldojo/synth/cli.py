@@ -48,6 +48,8 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per request attempt.")] = None,
         verify: Annotated[bool | None, typer.Option("--verify/--no-verify", help="Run the critique step on every query.")] = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+        estimate: Annotated[bool, typer.Option("--estimate", help="Print the requests, tokens and (with synth.teacher.price_per_million) cost this run would need, then exit; nothing is sent or written.")] = False,
+        max_cost: Annotated[float | None, typer.Option("--max-cost", min=0.0, help="Stop once the teacher cost reaches this many USD (needs synth.teacher.price_per_million); the run resumes from the cache.")] = None,
         executor: ExecutorOpt = None,
         ray_address: RayAddressOpt = None,
         ray_workers: RayWorkersOpt = None,
@@ -56,13 +58,17 @@ def register(app: typer.Typer) -> None:
         """Generate tool families (weak tool + upgraded strong variant) and queries with gold calls.
 
         Writes `<run-dir>/synth/`: tools.jsonl, queries.jsonl, drops.jsonl, cache.sqlite, manifest.json,
-        report.md. Rerunning after an interruption resumes: cached answers are not sent again.
+        report.md. Rerunning after an interruption resumes: cached answers are not sent again. Exit codes:
+        0 complete; 3 partial (some requests failed: rerun to retry them); 2 an error (bad input, the teacher
+        down, the cost cap reached, nothing usable), with finished outputs left untouched.
 
         Examples:
 
         ```
         tooldojo synth --run-dir runs/a                                  # offline teacher (seed catalog)
         tooldojo synth --teacher gpt-4o-mini --families-per-domain 10    # OpenAI, key in OPENAI_API_KEY
+        tooldojo synth --teacher gpt-4o-mini --set 'synth.teacher.price_per_million=[0.15,0.6]' --estimate
+        tooldojo synth --teacher gpt-4o-mini --set 'synth.teacher.price_per_million=[0.15,0.6]' --max-cost 5
         tooldojo synth --teacher Qwen/Qwen2.5-7B-Instruct --base-url http://localhost:8000/v1   # vLLM
         tooldojo synth --templates my_templates/ --run-dir runs/ablation # template ablation
         tooldojo synth --seed-tools strong_tools.jsonl --teacher gpt-4o-mini   # weaken imported tools
@@ -77,7 +83,7 @@ def register(app: typer.Typer) -> None:
         extra = drop_none({"synth": {
             "teacher": {"model": teacher, "base_url": base_url, "api_key_env": api_key_env,
                         "concurrency": concurrency, "requests_per_minute": rpm, "tokens_per_minute": tpm,
-                        "timeout_s": timeout, "cache": False if no_cache else None},
+                        "timeout_s": timeout, "cache": False if no_cache else None, "max_cost_usd": max_cost},
             "templates": str(templates) if templates else None,
             "domains": [d.strip() for d in domains.split(",") if d.strip()] if domains else None,
             "families_per_domain": families_per_domain, "queries_per_family": queries_per_family,
@@ -89,10 +95,22 @@ def register(app: typer.Typer) -> None:
         if s.teacher.base_url and s.teacher.model == "offline":
             raise ConfigError("--base-url is set but the teacher is `offline`", field="--teacher",
                               fix="name the server's model with --teacher MODEL")
-        manifest = run_synth(s, cfg.run_dir, seed=cfg.seed if s.seed is None else s.seed, force=force)
+        run_seed = cfg.seed if s.seed is None else s.seed
+        if estimate:
+            from tooldojo.synth.estimate import estimate_run, print_estimate
+
+            print_estimate(estimate_run(s, seed=run_seed))
+            return
+        manifest = run_synth(s, cfg.run_dir, seed=run_seed, force=force)
         c = manifest.counts
         typer.echo(f"{cfg.run_dir / 'synth'}: {c.get('families', 0)} families, {c.get('tools', 0)} tools, "
                    f"{c.get('queries', 0)} queries, {c.get('drops', 0)} dropped")
+        if manifest.status == "partial":
+            failed = manifest.stats.get("failed", {})
+            typer.secho(f"partial: {sum(failed.values())} items failed ({', '.join(f'{k}: {v}' for k, v in failed.items())}); "
+                        "rerun the same command to retry exactly those (every cached answer is reused)",
+                        fg="yellow", err=True)
+            raise typer.Exit(3)
 
     @app.command("synth-templates")
     @handle_errors

@@ -23,11 +23,13 @@ class TeacherConfig(BaseModel):
     """Any OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, ...); ``None`` = OpenAI's own."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the key (the key itself is never stored)."""
-    concurrency: int = Field(16, ge=1)
-    requests_per_minute: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-    timeout_s: float = Field(60.0, gt=0)
-    max_retries: int = Field(6, ge=0)
+    # how hard to drive the server does not change what it answers: not part of the config hash
+    concurrency: int = Field(16, ge=1, json_schema_extra=NOT_HASHED)
+    requests_per_minute: int | None = Field(None, ge=1, json_schema_extra=NOT_HASHED)
+    tokens_per_minute: int | None = Field(None, ge=1, json_schema_extra=NOT_HASHED)
+    timeout_s: float = Field(60.0, gt=0, json_schema_extra=NOT_HASHED)
+    """Seconds per attempt (per read: a reply that keeps arriving in chunks is not cut)."""
+    max_retries: int = Field(6, ge=0, json_schema_extra=NOT_HASHED)
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(2048, ge=16)
@@ -36,6 +38,14 @@ class TeacherConfig(BaseModel):
     cache: bool = True
     price_per_million: tuple[float, float] | None = None
     """(prompt, completion) USD per million tokens, for the cost estimate; ``None`` = not priced."""
+    max_cost_usd: float | None = Field(None, gt=0, json_schema_extra=NOT_HASHED)
+    """Stop the run (resumable, answers cached) once the measured cost reaches this; needs
+    ``price_per_million``. Not part of the config hash."""
+    breaker_window: int = Field(20, ge=0, json_schema_extra=NOT_HASHED)
+    """The circuit breaker looks at this many recent sent requests (0 = off; at least 10 of them, or the
+    window, before it can trip)."""
+    breaker_failure_ratio: float = Field(0.8, gt=0, le=1, json_schema_extra=NOT_HASHED)
+    """Share of failed requests in the window that stops the run."""
 
 
 class SynthConfig(BaseModel):
@@ -57,6 +67,12 @@ class SynthConfig(BaseModel):
     seed_tools_cap: int | None = Field(None, ge=1)
     """At most this many seed tools: a sample seeded by the run seed, alternating between the imported
     domains; ``None`` = every tool. ``domains`` also filters seed tools when the imported tools carry one."""
+    semantic_margin: float | None = Field(0.1, ge=0)
+    """Meaning checks with a real teacher (sentence embeddings, docs/synth.md): an upgrade closer to another
+    domain's weak tool, or a family's queries (on average) closer to another family's tools, than to their own
+    by more than this cosine margin are rejected and asked again on a rerun; a single query closer to another
+    family by twice the margin is dropped. ``None`` = off. The offline teacher answers from the catalog and is
+    not checked."""
     verify: bool = True
     """Run the critique/verification template on every query (drops the ones the teacher rejects)."""
     tools_per_request: int = Field(8, ge=1)

@@ -3,6 +3,13 @@
 Each step renders its template, asks the teacher, validates the reply and keeps or drops every item with a
 counted reason. Requests run concurrently (the teacher bounds them); results are gathered in request order
 and processed in that order, so the output is deterministic and independent of the order replies arrive in.
+A family's query plan depends only on its own identity and the seed, so failures elsewhere never change it.
+
+With a real teacher, replies are also checked for *meaning* (sentence embeddings, :func:`off_target`): an
+upgrade closer to another family's weak tool than to its own, or a family's queries closer (on average) to
+another family's tools, answer another request (a mixed-up reply): they are removed from the cache so that a
+rerun asks again; single queries far closer to another family are dropped. Drops whose reason is in :data:`RETRYABLE`
+make the run ``partial``: the same command asks for exactly those items again.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from tooldojo.synth.config import SynthConfig
 from tooldojo.synth.schemas import RESPONSE_SCHEMAS, call_errors, function_problems, normalize_function
 from tooldojo.synth.teacher import Teacher, TeacherReply, TeacherRequest
 from tooldojo.synth.templates import TemplateSet
+from tooldojo.synth.weakening import coverage_problems
 
 STYLE_GUIDE = {
     "imperative": "an instruction, e.g. 'Find ...', 'Book ...'",
@@ -93,9 +101,22 @@ class SynthResult:
     drops: Drops
     families_per_domain: dict[str, int]
 
+    @property
+    def failed(self) -> dict[str, int]:
+        """Drops a rerun retries (:data:`RETRYABLE`), by ``step/reason``."""
+        return dict(Counter(f"{r['step']}/{r['reason']}" for r in self.drops.rows if r["reason"] in RETRYABLE))
+
+
+RETRYABLE = frozenset({"request_failed", "invalid_reply", "repair_request_failed", "repair_invalid_reply",
+                       "verify_request_failed", "verify_invalid_reply", "wrong_family_reply",
+                       "unrelated_upgrade"})
+"""Drop reasons a rerun can fix (nothing was cached for them): they make the run ``partial``."""
+
 
 def _reason(reply: TeacherReply) -> str:
-    return "request_failed" if (reply.error or "").startswith("request failed") else "invalid_reply"
+    error = reply.error or ""
+    return "request_failed" if error.startswith("request failed") else \
+        "unanswerable" if error.startswith("unanswerable") else "invalid_reply"
 
 
 Mapper = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
@@ -123,6 +144,7 @@ class Synthesizer:
         self.drops = Drops()
         self.source = "catalog" if teacher.model_label == "offline" else "synth"
         self._all_families = [(d, f) for d, dom in catalog.items() for f in dom.families]
+        self._encoder: asyncio.Future | None = None
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _request(self, step: str, **variables: Any) -> TeacherRequest:
@@ -168,16 +190,19 @@ class Synthesizer:
                                      for r in ("weak", "strong")}})
         return {"weak": fam.weak["name"], "strong": fam.strong["name"], "gap": fam.gap}, chosen
 
-    def plan(self, index: int) -> list[dict[str, str]]:
-        """Style and need of each query of the ``index``-th family: styles round-robin (rotated per
-        family), needs alternating so that every style gets both."""
+    def plan(self, family_id: str) -> list[dict[str, str]]:
+        """Style and need of each query of a family: styles round-robin (rotated by a hash of the family id
+        and the seed), needs alternating so that every style gets both. Depends on nothing else, so a family
+        asks the same request whichever other families failed."""
         styles = list(self.config.styles)
         n = len(styles)
-        rot = styles[index % n:] + styles[:index % n]
+        h = int(stable_id(self.seed, "plan", family_id), 16)
+        rot_i, parity = h % n, (h // n) % 2
+        rot = styles[rot_i:] + styles[:rot_i]
         out = []
         for i in range(self.config.queries_per_family):
             flip = (i % 2) if n % 2 else (i + i // n) % 2
-            out.append({"style": rot[i % n], "needs": ("weak", "strong")[(flip + index) % 2]})
+            out.append({"style": rot[i % n], "needs": ("weak", "strong")[(flip + parity) % 2]})
         return out
 
     def _style_guide(self) -> dict[str, str]:
@@ -196,9 +221,9 @@ class Synthesizer:
             reply = await self.teacher.ask(self._request(
                 "tools", domain=domain, domain_description=dom.description if dom else "", count=count,
                 examples=examples, avoid=list(avoid)))
-            if reply.data is None:
+            if reply.data is None:  # later requests list this one's tools: they wait for a rerun
                 self.drops.add("tools", _reason(reply), reply.error or "", domain=domain)
-                continue
+                break
             tools = reply.data["tools"]
             for fn in tools[count:]:
                 self.drops.add("tools", "over_count", fn.get("name", ""), domain=domain)
@@ -214,9 +239,14 @@ class Synthesizer:
                     produced.append((domain, fn, self._prov("tools", reply)))
         return produced
 
+    def _upgrade_request(self, domain: str, weak: dict[str, Any]) -> TeacherRequest:
+        return self._request("upgrade", domain=domain, tool=weak, examples=self._pair_examples(domain))
+
+    def _weaken_request(self, strong: dict[str, Any], domains: list[str]) -> TeacherRequest:
+        return self._request("weaken", tool=strong, domains=domains, examples=self._pair_examples(""))
+
     async def _upgrade(self, domain: str, weak: dict[str, Any], weak_prov: Provenance) -> FamilyDraft | None:
-        reply = await self.teacher.ask(self._request("upgrade", domain=domain, tool=weak,
-                                                     examples=self._pair_examples(domain)))
+        reply = await self.teacher.ask(self._upgrade_request(domain, weak))
         if reply.data is None:
             self.drops.add("upgrade", _reason(reply), reply.error or "", domain=domain, tool=weak["name"])
             return None
@@ -233,8 +263,7 @@ class Synthesizer:
                            self._prov("upgrade", reply))
 
     async def _weaken(self, strong: dict[str, Any], domains: list[str]) -> FamilyDraft | None:
-        reply = await self.teacher.ask(self._request("weaken", tool=strong, domains=domains,
-                                                     examples=self._pair_examples("")))
+        reply = await self.teacher.ask(self._weaken_request(strong, domains))
         if reply.data is None:
             self.drops.add("weaken", _reason(reply), reply.error or "", tool=strong["name"])
             return None
@@ -265,7 +294,7 @@ class Synthesizer:
 
     async def step(self, kind: str, item: Any) -> Any:
         """One unit of work: ``tools`` (a domain), ``upgrade`` ((domain, weak tool, provenance)), ``weaken``
-        ((strong tool, domains)) or ``queries`` ((family index, family draft))."""
+        ((strong tool, domains)) or ``queries`` (a family draft)."""
         if kind == "tools":
             return await self._domain_tools(item)
         if kind == "upgrade":
@@ -273,8 +302,7 @@ class Synthesizer:
         if kind == "weaken":
             return await self._weaken(*item)
         if kind == "queries":
-            index, fam = item
-            return await self._queries(fam, index)
+            return await self._queries(item)
         raise ValueError(f"unknown synth step {kind!r}")
 
     async def map_local(self, kind: str, items: Sequence[Any]) -> list[Any]:
@@ -335,14 +363,21 @@ class Synthesizer:
                 return
             q.calls[role] = fixed
 
-    async def _queries(self, fam: FamilyDraft, index: int) -> list[QueryRecord]:
-        fid = fam.family_id
-        plan = self.plan(index)
+    def queries_request(self, fam: FamilyDraft) -> TeacherRequest:
+        """The ``queries`` request of a family (a pure function of the family, the config and the seed)."""
+        plan = self.plan(fam.family_id)
         example_family, examples = self._query_examples(fam.domain, {fam.weak["name"]})
-        reply = await self.teacher.ask(self._request(
+        return self._request(
             "queries", domain=fam.domain, weak=fam.weak, strong=fam.strong, gap=fam.gap, plan=plan,
             styles=self._style_guide(), examples=examples, example_family=example_family,
-            seed_queries=fam.seed_queries[: len(plan)]))
+            seed_queries=fam.seed_queries[: len(plan)])
+
+    async def _queries(self, fam: FamilyDraft) -> list[QueryRecord] | None:
+        """The family's queries (``None``: the family itself was rejected, its drop recorded)."""
+        fid = fam.family_id
+        request = self.queries_request(fam)
+        plan = request.variables["plan"]
+        reply = await self.teacher.ask(request)
         if reply.data is None:
             self.drops.add("queries", _reason(reply), reply.error or "", family=fid)
             return []
@@ -374,17 +409,29 @@ class Synthesizer:
                 self.drops.add("arguments", q.dropped, q.detail, family=fid, query=q.text[:80])
         kept = [q for q in drafts if not q.dropped]
         verify_hash = ""
+        # a teacher's upgrade must cover the weak tool's schema, or its verify step must vouch for it
+        coverage = coverage_problems(fam.weak, fam.strong) if self.source != "catalog" else []
+        family_step = "weaken" if fam.strong_prov.source == "import" else "upgrade"
+        if coverage and not self.config.verify:
+            self.drops.add(family_step, "not_a_superset", "; ".join(coverage), family=fid, tool=fam.weak["name"])
+            return None
         if self.config.verify and kept:
             shown = [{"index": i, "text": q.text, "style": q.style, "needs": q.needs, "calls": q.calls}
                      for i, q in enumerate(kept)]
             vreply = await self.teacher.ask(self._request("verify", domain=fam.domain, weak=fam.weak,
-                                                          strong=fam.strong, gap=fam.gap, queries=shown))
+                                                          strong=fam.strong, gap=fam.gap, queries=shown,
+                                                          coverage=coverage))
             if vreply.data is None:
                 for q in kept:
                     self.drops.add("verify", "verify_" + _reason(vreply), vreply.error or "", family=fid,
                                    query=q.text[:80])
                 return []
             verify_hash = vreply.prompt_hash
+            upgrade = vreply.data.get("upgrade") or {}
+            if coverage and upgrade.get("stronger") is not True:
+                self.drops.add(family_step, "not_stronger", f"{'; '.join(coverage)}; teacher: "
+                               f"{upgrade.get('reason') or 'no upgrade verdict'}", family=fid, tool=fam.weak["name"])
+                return None
             verdicts: dict[int, dict[str, Any]] = {}
             for v in vreply.data["verdicts"]:
                 verdicts.setdefault(v["index"], v)
@@ -419,11 +466,19 @@ class Synthesizer:
                   ) -> SynthResult:
         """Every step; returns the records in a deterministic order. ``mapper`` runs each step's items
         (default: :meth:`map_local`)."""
+        if self._semantic:  # load the embedding model while the first steps wait for the teacher
+            from tooldojo.dedup.semantic import load_encoder
+
+            self._encoder = asyncio.ensure_future(asyncio.to_thread(load_encoder))
         families = await self.families(strong_tools, mapper)
-        per_family = await (mapper or self.map_local)("queries", list(enumerate(families)))
+        families = await self._check_upgrades(families)
+        per_family = await (mapper or self.map_local)("queries", families)
+        per_family = await self._check_queries(families, per_family)
         tools, queries = [], []
         produced: Counter = Counter()
         for fam, qs in zip(families, per_family, strict=True):
+            if qs is None:  # a mixed-up reply, counted and forgotten
+                continue
             if not qs:
                 self.drops.add("queries", "no_queries", "no query of the family survived", family=fam.family_id,
                                domain=fam.domain, tool=fam.weak["name"])
@@ -432,3 +487,113 @@ class Synthesizer:
             queries += qs
             produced[fam.domain] += 1
         return SynthResult(tools, queries, self.drops, dict(produced))
+
+    # ---- meaning checks (real teachers) ----------------------------------------------------------------
+    @property
+    def _semantic(self) -> bool:
+        return self.config.semantic_margin is not None and self.source != "catalog"
+
+    async def _encode(self, texts: list[str]) -> Any:
+        """Embeddings off the event loop (requests in flight keep being served)."""
+        from tooldojo.dedup.semantic import encode
+
+        if self._encoder is not None:
+            await self._encoder
+        return await asyncio.to_thread(encode, texts)
+
+    async def _check_upgrades(self, families: list[FamilyDraft]) -> list[FamilyDraft]:
+        """Drop families whose teacher-written tool (the upgrade, or the weak variant of an imported tool) is
+        closer to another family's tool than to its own by more than ``semantic_margin`` (``unrelated_upgrade``:
+        a reply to another request; forgotten in the cache and retried by a rerun)."""
+        if not self._semantic or len(families) < 2:
+            return families
+        # the tool the teacher wrote (the strong one, or the weak one of an imported tool) against the other
+        pairs = [(f.weak, f.strong) if f.strong_prov.source == "import" else (f.strong, f.weak) for f in families]
+        emb = await self._encode([tool_text(w) for w, _ in pairs] + [tool_text(a) for _, a in pairs])
+        n = len(families)
+        off = off_target(emb[:n], emb[n:], list(range(n)), list(range(n)), self.config.semantic_margin)
+        keep = []
+        for i, fam in enumerate(families):
+            if i in off:
+                j, own, other = off[i]
+                imported = fam.strong_prov.source == "import"
+                await self.teacher.forget(self._weaken_request(fam.strong, sorted(self.catalog)) if imported
+                                          else self._upgrade_request(fam.domain, fam.weak))
+                written, anchor = pairs[i][0]["name"], pairs[j][1]["name"]
+                self.drops.add("weaken" if imported else "upgrade", "unrelated_upgrade",
+                               f"{written} is closer to {anchor} ({families[j].domain}, {other:.2f}) than to "
+                               f"{pairs[i][1]['name']} ({own:.2f})", domain=fam.domain, tool=fam.weak["name"])
+            else:
+                keep.append(fam)
+        return keep
+
+    async def _check_queries(self, families: list[FamilyDraft], per_family: list[list[QueryRecord] | None]
+                             ) -> list[list[QueryRecord] | None]:
+        """A family whose queries, on average (the normalised mean embedding), are closer to another family's
+        tools than to its own by more than ``semantic_margin`` got another request's reply: it is forgotten in
+        the cache and counted as ``wrong_family_reply`` (retried by a rerun). Single queries closer to another
+        family by more than twice the margin are dropped as ``off_topic``."""
+        import numpy as np
+
+        if not self._semantic or len(families) < 2:
+            return list(per_family)
+        rejected = {i for i, qs in enumerate(per_family) if qs is None}
+        per_family = [qs or [] for qs in per_family]
+        margin = self.config.semantic_margin
+        texts = [q.text for qs in per_family for q in qs]
+        owner = [i for i, qs in enumerate(per_family) for _ in qs]
+        emb = await self._encode(texts + [tool_text(f.weak) + " " + tool_text(f.strong) for f in families])
+        queries, targets = emb[: len(texts)], emb[len(texts):]
+        groups = list(range(len(families)))
+        with_queries = [i for i, qs in enumerate(per_family) if qs]
+        centroids = np.stack([queries[np.array(owner) == i].mean(axis=0) for i in with_queries]) \
+            if with_queries else np.zeros((0, targets.shape[1]), dtype=np.float32)
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        wrong = {with_queries[n]: hit for n, hit in off_target(centroids, targets, with_queries, groups, margin).items()}
+        off = off_target(queries, targets, owner, groups, 2 * margin)
+        out: list[list[QueryRecord] | None] = []
+        k = 0
+        for i, (fam, qs) in enumerate(zip(families, per_family, strict=True)):
+            if i in rejected:
+                out.append(None)
+            elif i in wrong:
+                await self.teacher.forget(self.queries_request(fam))
+                j, own, other = wrong[i]
+                self.drops.add("queries", "wrong_family_reply", f"the queries are about {families[j].strong['name']} "
+                               f"({other:.2f}) rather than {fam.strong['name']} ({own:.2f})", family=fam.family_id,
+                               domain=fam.domain)
+                out.append(None)
+            else:
+                for n in range(k, k + len(qs)):
+                    if n in off:
+                        j, own, other = off[n]
+                        self.drops.add("queries", "off_topic", f"closer to {families[j].strong['name']} ({other:.2f}) "
+                                       f"than to its own tools ({own:.2f})", family=fam.family_id, query=texts[n][:80])
+                out.append([q for n, q in enumerate(qs) if k + n not in off])
+            k += len(qs)
+        return out
+
+
+def tool_text(fn: dict[str, Any]) -> str:
+    """What a tool is about, for embeddings: its name (words) and description."""
+    return f"{fn['name'].replace('_', ' ')}: {fn.get('description', '')}"
+
+
+def off_target(emb: Any, targets: Any, own: list[int], groups: list[Any], margin: float
+               ) -> dict[int, tuple[int, float, float]]:
+    """Rows of ``emb`` (L2-normalised embeddings) closer, by more than ``margin`` cosine, to a target of another
+    group than to their own target ``targets[own[i]]``: ``{row: (closest other target, own sim, other sim)}``."""
+    import numpy as np
+
+    if not len(emb):
+        return {}
+    sim = emb @ targets.T
+    labels = {g: n for n, g in enumerate(dict.fromkeys(groups))}
+    group = np.array([labels[g] for g in groups])
+    out = {}
+    for i, o in enumerate(own):
+        row = np.where(group == group[o], -np.inf, sim[i])
+        j = int(np.argmax(row))
+        if row[j] - sim[i, o] > margin:
+            out[i] = (j, float(sim[i, o]), float(row[j]))
+    return out

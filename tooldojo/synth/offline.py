@@ -47,6 +47,8 @@ OFFLINE_VERSION = "2"
 class OfflineUnsupported(RequestFailed):
     """The catalog has nothing to answer this request with."""
 
+    retryable = False
+
 
 def _words(text: str) -> set[str]:
     return {w for w in re.split(r"[^a-z0-9]+", text.lower()) if len(w) > 2}

@@ -63,6 +63,10 @@ class Coordinator:
         if self.cache is not None:
             self.cache.put(key, content, step=step, model=model, usage=usage)
 
+    def delete(self, key: str) -> None:
+        if self.cache is not None:
+            self.cache.delete(key)
+
     def progress(self, started: dict[str, int], finished: dict[str, int]) -> None:
         self.started.update(started)
         self.finished.update(finished)
@@ -87,7 +91,7 @@ class Coordinator:
 
 
 class RemoteCache:
-    """:class:`~tooldojo.synth.cache.ResponseCache`'s ``get``/``put`` through the coordinator (awaitable)."""
+    """:class:`~tooldojo.synth.cache.ResponseCache`'s ``get``/``put``/``delete`` through the coordinator (awaitable)."""
 
     def __init__(self, actor: Any):
         self.actor = actor
@@ -98,6 +102,9 @@ class RemoteCache:
     def put(self, key: str, content: str, *, step: str = "", model: str = "",
             usage: dict[str, int] | None = None) -> Any:
         return self.actor.put.remote(key, content, step, model, usage)
+
+    def delete(self, key: str) -> Any:
+        return self.actor.delete.remote(key)
 
 
 class RemoteProgress:
@@ -129,12 +136,13 @@ class RemoteProgress:
 
 
 def teacher_share(cfg: TeacherConfig, shards: int) -> TeacherConfig:
-    """``cfg`` with ``1/shards`` of its concurrency and rate limits (each at least 1)."""
+    """``cfg`` with ``1/shards`` of its concurrency, rate limits (each at least 1) and cost cap."""
     def part(v: int | None) -> int | None:
         return None if v is None else max(1, v // shards)
 
     return cfg.model_copy(update={"concurrency": part(cfg.concurrency), "requests_per_minute":
-                                  part(cfg.requests_per_minute), "tokens_per_minute": part(cfg.tokens_per_minute)})
+                                  part(cfg.requests_per_minute), "tokens_per_minute": part(cfg.tokens_per_minute),
+                                  "max_cost_usd": None if cfg.max_cost_usd is None else cfg.max_cost_usd / shards})
 
 
 @dataclass
@@ -196,10 +204,15 @@ class RayMapper:
             return []
         shards = min(self.workers, len(items))
         bounds = [len(items) * k // shards for k in range(shards + 1)]
+        config = self.synth.config
+        if config.teacher.max_cost_usd is not None:  # the shards share what the earlier steps left of the cap
+            self.teacher._check_budget()
+            spent = self.teacher.accounting()["total"].get("cost_usd", 0.0)
+            config = config.model_copy(update={"teacher": config.teacher.model_copy(
+                update={"max_cost_usd": config.teacher.max_cost_usd - spent})})
         refs = []
         for k in range(shards):
-            spec = ShardSpec(self.synth.config, self.seed, self.catalog_folder, self.coordinator, shards,
-                             f"{kind}-{k}")
+            spec = ShardSpec(config, self.seed, self.catalog_folder, self.coordinator, shards, f"{kind}-{k}")
             refs.append(self._task.options(name=f"tooldojo-synth-{kind}-{k}").remote(
                 spec, kind, items[bounds[k]:bounds[k + 1]]))
         outs = await self._wait(refs)
@@ -262,6 +275,8 @@ def run_on_ray(synth: Any, teacher: Any, strong_tools: list[dict[str, Any]] | No
         cache_path = str(Path(stage_dir) / "cache.sqlite") if cfg.teacher.cache else None
         coordinator = ray.remote(Coordinator).options(
             name=coordinator_name(stage_dir), num_cpus=0, scheduling_strategy=here).remote(cache_path)
+        if cfg.teacher.cache:  # the driver asks nothing itself, but forgets rejected replies (generate.py)
+            teacher.cache = RemoteCache(coordinator)
         try:
             mapper = RayMapper(ray, synth, teacher, coordinator, seed=seed, catalog_folder=catalog_folder,
                                workers=cluster_cpus(ray, cfg.ray_workers), progress=progress)

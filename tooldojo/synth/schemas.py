@@ -81,7 +81,9 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     "properties": {"index": {"type": "integer"}, "accept": {"type": "boolean"}, "reason": _STR},
                     "required": ["index", "accept"],
                 },
-            }
+            },
+            "upgrade": {"type": "object", "properties": {"stronger": {"type": "boolean"}, "reason": _STR},
+                        "required": ["stronger"]},
         },
         "required": ["verdicts"],
     },

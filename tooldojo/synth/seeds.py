@@ -77,8 +77,10 @@ def read_seed_set(spec: str | Path, *, cap: int | None = None, domains: list[str
     is_file = Path(spec).is_file()
     try:
         return load_seed_set(str(spec), cap=cap, domains=domains, seed=seed, domains_when_tagged=True)
-    except NoSeedTools:
-        raise
+    except NoSeedTools as err:
+        if not is_file or "(0 imported" not in str(err):
+            raise
+        # a local file no importer read a tool from: the plain-schema reader says what is wrong with it
     except DataError:
         if not is_file:
             raise

@@ -7,21 +7,34 @@ import json
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tooldojo.errors import ConfigError, DataError
+from tooldojo.errors import ConfigError, DataError, TeacherError, ToolDojoError
 from tooldojo.records import stable_id
-from tooldojo.runs import Manifest, StageRun, file_fingerprint, read_manifest, write_jsonl, write_text
+from tooldojo.runs import (
+    MANIFEST,
+    Manifest,
+    StageRun,
+    file_fingerprint,
+    read_manifest,
+    write_json,
+    write_jsonl,
+    write_text,
+)
 from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.catalog import catalog_dir, catalog_stats, load_catalog
 from tooldojo.synth.config import OFFLINE, SynthConfig
 from tooldojo.synth.generate import Synthesizer, SynthResult
+from tooldojo.synth.schemas import function_problems, normalize_function
 from tooldojo.synth.seeds import read_seed_set
-from tooldojo.synth.teacher import Teacher, make_teacher, resolve_api_key
+from tooldojo.synth.teacher import Teacher, check_reachable, make_teacher, resolve_api_key
 from tooldojo.synth.templates import TemplateSet
 
 STAGE = "synth"
+OFFLINE_TEMPLATES_NOTE = ("the offline teacher answers from the seed catalog whatever the prompts say: the template "
+                          "set changes provenance and hashes, not the data; use a teacher model to ablate templates")
 
 
 def _run_coroutine(coro):
@@ -83,7 +96,7 @@ class _RichProgress:
         self.bar.stop()
 
 
-def _expected(config: SynthConfig, n_domains: int, n_seeds: int | None) -> dict[str, int]:
+def expected_requests(config: SynthConfig, n_domains: int, n_seeds: int | None) -> dict[str, int]:
     fams = n_seeds if n_seeds is not None else n_domains * config.families_per_domain
     out = {"queries": fams, "verify": fams if config.verify else 0}
     if n_seeds is None:
@@ -124,9 +137,85 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
     dataset) are shown to the ``queries`` step: the offline teacher answers with them, a real teacher sees
     them as examples. Without either, the teacher writes base tools per domain and upgrades them. Answers are cached in
     ``cache.sqlite``, so an interrupted run resumes without re-sending answered requests.
+
+    Everything that can be checked is checked before the stage folder is touched (:func:`preflight`). A
+    run whose items partly failed ends ``partial`` (outputs written; the same call retries exactly the
+    failed items); a run stopped by the teacher (:class:`~tooldojo.synth.teacher.TeacherDown`,
+    :class:`~tooldojo.synth.teacher.BudgetReached`) or that produced nothing usable raises, leaving earlier
+    outputs untouched.
     """
     stage_dir = Path(run_dir) / STAGE
+    plan, st, up_to_date = preflight(config, stage_dir, seed=seed, force=force, strong_tools=strong_tools,
+                                     seed_queries=seed_queries)
+    if up_to_date:
+        return read_manifest(stage_dir)  # type: ignore[return-value]
+    templates, catalog_folder = plan.templates, plan.catalog_folder
+    strong_tools, seed_queries, domains = plan.strong_tools, plan.seed_queries, plan.domains
+
+    _record_state(st, "running")
+    on_ray = config.executor == "ray"  # on Ray, the coordinator actor owns cache.sqlite (synth/ray_exec.py)
+    cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache and not on_ray else None
+    bar = _RichProgress(expected_requests(config, len(domains), None if strong_tools is None else len(strong_tools))) \
+        if progress else None
+    teacher = make_teacher(config.teacher, seed=seed, cache=cache, templates=templates, progress=bar,
+                           catalog_folder=catalog_folder)
+    synth = Synthesizer(config.model_copy(update={"domains": domains or None}), teacher, templates, plan.catalog,
+                        seed=seed, seed_queries=seed_queries)
+    try:
+        if on_ray:
+            from tooldojo.synth.ray_exec import run_on_ray
+
+            result = run_on_ray(synth, teacher, strong_tools, stage_dir=stage_dir, seed=seed,
+                                catalog_folder=catalog_folder, progress=bar)
+        elif bar is not None:
+            with bar:
+                result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
+        else:
+            result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
+    except (ToolDojoError, KeyboardInterrupt) as err:
+        stopped = isinstance(err, TeacherError | KeyboardInterrupt)  # the teacher, the cost cap, Ctrl-C
+        _record_state(st, "interrupted" if stopped else "failed", err, teacher)
+        raise
+    finally:
+        if cache is not None:
+            cache.close()
+    if not result.tools or not result.queries:
+        reasons = ", ".join(f"{step}/{r}: {n}" for step, c in result.drops.counts().items() for r, n in c.items())
+        err = DataError(f"the run produced nothing usable (0 families; dropped: {reasons or 'nothing'})",
+                        field=str(stage_dir), fix="see the drop reasons (the teacher's replies, the seed tools or "
+                        "the templates); earlier outputs were left untouched")
+        _record_state(st, "failed", err, teacher)
+        raise err
+    with st:
+        _write_outputs(st, result, teacher, templates, config, catalog_folder, plan.seed_stats)
+    if result.failed:
+        st.manifest.status = "partial"
+        write_json(stage_dir / MANIFEST, st.manifest.model_dump(mode="json"))
+    if progress:
+        print_accounting(st.stats["accounting"], st.stats["drops"])
+    return st.manifest
+
+
+@dataclass
+class SynthInputs:
+    """What :func:`resolve_inputs` read and checked: templates, catalog, domains, seed tools, fingerprints."""
+
+    templates: TemplateSet
+    catalog: dict[str, Any]
+    catalog_folder: str | None
+    domains: list[str]
+    strong_tools: list[dict[str, Any]] | None
+    seed_queries: dict[str, list[dict[str, Any]]] | None
+    seed_stats: dict[str, Any] | None
+    fingerprints: dict[str, str]
+
+
+def resolve_inputs(config: SynthConfig, *, seed: int = 0, strong_tools: list[dict[str, Any]] | None = None,
+                   seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> SynthInputs:
+    """The run's inputs, checked without writing anything: every template compiled and its variables
+    checked, the catalog, the seed tools read and validated, the domains."""
     templates = TemplateSet(config.templates)
+    templates.check()
     catalog_folder = str(config.catalog) if config.catalog else None
     if config.catalog and not Path(config.catalog).is_dir():
         raise ConfigError("catalog folder not found", field=f"synth.catalog ({config.catalog})",
@@ -140,46 +229,86 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
         seed_stats = {"source": "strong_tools argument", "picked": len(strong_tools),
                       "tools_with_queries": len(seed_queries or {}),
                       "queries": sum(len(v) for v in (seed_queries or {}).values())}
-    domains = _check_domains(config, catalog) if strong_tools is None else []
-    inputs = {"templates": templates.hash, "catalog": file_fingerprint(config.catalog or catalog_dir()),
-              "seed": str(seed)}
     if strong_tools is not None:
-        inputs["seed_tools"] = stable_id(strong_tools)
+        _check_seed_tools(strong_tools, config.seed_tools or "strong_tools")
+    domains = _check_domains(config, catalog) if strong_tools is None else []
+    fingerprints = {"templates": templates.hash, "catalog": file_fingerprint(config.catalog or catalog_dir()),
+                    "seed": str(seed)}
+    if strong_tools is not None:
+        fingerprints["seed_tools"] = stable_id(strong_tools)
     if seed_queries:
-        inputs["seed_queries"] = stable_id(seed_queries)
-    st = StageRun(stage_dir, STAGE, config, inputs=inputs)
+        fingerprints["seed_queries"] = stable_id(seed_queries)
+    return SynthInputs(templates, catalog, catalog_folder, domains, strong_tools, seed_queries, seed_stats,
+                       fingerprints)
+
+
+def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: bool = False,
+              strong_tools: list[dict[str, Any]] | None = None,
+              seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> tuple[SynthInputs, StageRun, bool]:
+    """Every check that needs no answer from the teacher, before ``stage_dir`` is touched:
+    :func:`resolve_inputs`, a finished run with another config (refused unless ``force``), the key, and that
+    the teacher's server is reachable. Returns the inputs, the stage bookkeeping and whether it is up to date."""
+    inputs = resolve_inputs(config, seed=seed, strong_tools=strong_tools, seed_queries=seed_queries)
+    st = StageRun(stage_dir, STAGE, config, inputs=inputs.fingerprints)
     if not force and st.up_to_date():
-        return read_manifest(stage_dir)  # type: ignore[return-value]
+        return inputs, st, True
+    _refuse_replacing(st, force)
+    if config.teacher.max_cost_usd is not None and config.teacher.price_per_million is None:
+        raise ConfigError("a cost cap needs prices", field="synth.teacher.price_per_million",
+                          fix="--set 'synth.teacher.price_per_million=[PROMPT_USD, COMPLETION_USD]' (per million "
+                              "tokens), or drop --max-cost")
     if config.teacher.model != OFFLINE:
-        resolve_api_key(config.teacher)  # a missing key fails here, before the stage folder is touched
+        resolve_api_key(config.teacher)
+        _run_coroutine(check_reachable(config.teacher.base_url))
+    return inputs, st, False
 
-    with st:
-        on_ray = config.executor == "ray"  # on Ray, the coordinator actor owns cache.sqlite (synth/ray_exec.py)
-        cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache and not on_ray else None
-        bar = _RichProgress(_expected(config, len(domains), None if strong_tools is None else len(strong_tools))) \
-            if progress else None
-        teacher = make_teacher(config.teacher, seed=seed, cache=cache, templates=templates, progress=bar,
-                               catalog_folder=catalog_folder)
-        synth = Synthesizer(config.model_copy(update={"domains": domains or None}), teacher, templates, catalog,
-                            seed=seed, seed_queries=seed_queries)
-        try:
-            if on_ray:
-                from tooldojo.synth.ray_exec import run_on_ray
 
-                result = run_on_ray(synth, teacher, strong_tools, stage_dir=stage_dir, seed=seed,
-                                    catalog_folder=catalog_folder, progress=bar)
-            elif bar is not None:
-                with bar:
-                    result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
-            else:
-                result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
-        finally:
-            if cache is not None:
-                cache.close()
-        _write_outputs(st, result, teacher, templates, config, catalog_folder, seed_stats)
-        if progress:
-            print_accounting(st.stats["accounting"], st.stats["drops"])
-    return st.manifest
+def _check_seed_tools(tools: list[dict[str, Any]], source: str) -> None:
+    """At least one seed tool must be a valid function schema; else one line naming the first problem."""
+    problems = []
+    for i, raw in enumerate(tools):
+        fn = normalize_function(raw) if isinstance(raw, dict) else {"name": repr(raw)}
+        found = function_problems(fn) if isinstance(raw, dict) else ["not an object"]
+        if not found:
+            return
+        problems.append(f"tool {i + 1} ({fn.get('name') or 'no name'}): {found[0]}")
+    raise DataError(f"none of the {len(tools)} seed tools is a valid function schema; first: "
+                    f"{problems[0] if problems else 'no tools'}", field=f"synth.seed_tools ({source})",
+                    fix="give OpenAI function schemas with a name, a description and JSON Schema parameters")
+
+
+def _refuse_replacing(st: StageRun, force: bool) -> None:
+    """A finished run (``complete`` or ``partial``) made with another config or other inputs is replaced
+    only with ``force``."""
+    old = read_manifest(st.dir)
+    if force or old is None or old.status not in ("complete", "partial"):
+        return
+    new = st.manifest
+    changed = (["config"] if old.config_hash != new.config_hash else []) + \
+        sorted(k for k in set(old.inputs) | set(new.inputs) if old.inputs.get(k) != new.inputs.get(k))
+    if not changed:  # the same run: a partial one is retried
+        return
+    c = old.counts
+    raise ConfigError(f"{st.dir} holds a {old.status} run ({c.get('families', 0)} families, {c.get('tools', 0)} "
+                      f"tools, {c.get('queries', 0)} queries) made with a different {', '.join(changed)}",
+                      field="--run-dir", fix="choose another --run-dir, or pass --force to replace it "
+                      "(cached answers are reused)")
+
+
+def _record_state(st: StageRun, status: str, err: BaseException | None = None, teacher: Teacher | None = None
+                  ) -> None:
+    """Note the run's state (``running``, or why it stopped) in the manifest, unless the folder holds a
+    finished run: its outputs are not touched until this run succeeds, and its manifest still describes them."""
+    old = read_manifest(st.dir)
+    if old is not None and old.status in ("complete", "partial"):
+        return
+    m = st.manifest
+    m.status = status
+    if err is not None:
+        m.stats["error"] = str(err) or type(err).__name__
+    if teacher is not None:
+        m.stats["accounting"] = teacher.accounting()
+    write_json(st.dir / MANIFEST, m.model_dump(mode="json"))
 
 
 def _seed_rejections(result: SynthResult) -> dict[str, int]:
@@ -200,6 +329,7 @@ def _seed_rejections(result: SynthResult) -> dict[str, int]:
 
 def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, templates: TemplateSet,
                    config: SynthConfig, catalog_folder: str | None, seed_stats: dict[str, Any] | None = None) -> None:
+    offline = teacher.model_label == OFFLINE
     st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", result.tools), "tools.jsonl")
     st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", result.queries), "queries.jsonl")
     st.record_output("drops", write_jsonl(st.dir / "drops.jsonl", result.drops.rows), "drops.jsonl")
@@ -207,9 +337,10 @@ def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, template
     st.counts["domains"] = len({t.domain for t in result.tools})
     st.stats.update({
         "teacher": teacher.describe(),
-        "templates": templates.describe(),
+        "templates": {**templates.describe(), **({"note": OFFLINE_TEMPLATES_NOTE} if offline else {})},
+        "failed": result.failed,
         "accounting": teacher.accounting(),
-        "tokens_estimated": teacher.model_label == "offline",
+        "tokens_estimated": offline,
         "drops": result.drops.counts(),
         "requested": {"domains": config.domains, "families_per_domain": config.families_per_domain,
                       "queries_per_family": config.queries_per_family, "styles": config.styles,
@@ -255,6 +386,12 @@ def render_report(st: StageRun, result: SynthResult) -> str:
              "", "Queries by style: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_style"].items())),
              "", "Queries by need: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_needs"].items())),
              "", "Queries by source: " + ", ".join(f"{k} {v}" for k, v in sorted(s["queries_by_source"].items()))]
+    if s["templates"].get("note"):
+        lines += ["", f"Note: {s['templates']['note']}."]
+    if s.get("failed"):
+        lines += ["", f"**Partial**: {sum(s['failed'].values())} items failed ("
+                  + ", ".join(f"{k} {v}" for k, v in s["failed"].items())
+                  + "); rerunning the same command retries exactly those."]
     seeds = s.get("seed_tools")
     if seeds:
         lines += ["", "## Seed tools", "",

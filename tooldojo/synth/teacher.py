@@ -5,14 +5,22 @@ structured variables the template was rendered from (``variables`` feed the offl
 sent). :meth:`Teacher.ask` looks the request up in the response cache, otherwise sends it, parses the reply
 (repairing code fences and surrounding prose), validates it against the schema, and re-asks once with the
 errors (``reask.jinja``) when it does not validate. A reply that still fails is counted and logged, and
-``ask`` returns no data for it.
+``ask`` returns no data for it. Only replies that validate enter the cache, so a rerun asks again for every
+request that failed or was answered badly.
+
+A circuit breaker stops the run (:class:`TeacherDown`, a :class:`~tooldojo.errors.TeacherError`) when the
+teacher is unreachable or most recent requests fail, and ``max_cost_usd`` stops it once the measured cost
+reaches the cap (:class:`BudgetReached`); answers received so far stay in the cache.
 
 :class:`OpenAITeacher` drives ``openai.AsyncOpenAI`` against any OpenAI-compatible ``base_url``: the SDK's
 own retries (429/5xx/timeouts, exponential backoff with jitter, ``Retry-After`` honoured), bounded
 concurrency, requests-per-minute and tokens-per-minute limits (``aiolimiter``), a per-request timeout, and a
 JSON-schema ``response_format`` that falls back to ``json_object`` and then to plain text when the server
 rejects it (``structured_output: auto``). Every HTTP attempt and retry is counted per step through an
-event hook on the HTTP client.
+event hook on the HTTP client; an attempt that is a retry triggers a TCP probe of the server, so an outage
+(nothing listening, DNS, TLS) stops the run within seconds instead of after every request's retries.
+Transport failures are classified from the exception chain (the SDK's aiohttp transport reports a refused
+connection or a reset as a ``ConnectTimeout``, i.e. ``APITimeoutError``).
 """
 
 from __future__ import annotations
@@ -24,10 +32,14 @@ import json
 import logging
 import os
 import re
-from collections import defaultdict
+import ssl
+import time
+from collections import defaultdict, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlparse
+
+import openai
 
 from tooldojo.errors import TeacherError
 from tooldojo.records import stable_id
@@ -83,7 +95,9 @@ class StepStats:
     repaired: int = 0
     """Replies that were not JSON as a whole but were repaired (code fence or prose stripped)."""
     invalid: int = 0
-    """Replies that still failed the response schema after the re-ask (dropped, logged)."""
+    """Replies that still failed the response schema after the re-ask (dropped, logged, never cached)."""
+    truncated: int = 0
+    """Replies cut at ``max_tokens`` (``finish_reason: length``), asked again with twice the room."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -99,6 +113,18 @@ class Progress(Protocol):
 
 class RequestFailed(Exception):
     """One request failed after the SDK's retries (counted; the item it was for is dropped)."""
+
+    retryable = True
+    """A rerun may succeed (counted by the circuit breaker; the run ends ``partial``). ``False`` for a
+    request this teacher can never answer (the offline teacher outside its catalog)."""
+
+
+class TeacherDown(TeacherError):
+    """The circuit breaker tripped: the teacher is unreachable or most recent requests failed."""
+
+
+class BudgetReached(TeacherError):
+    """``max_cost_usd`` is reached; the run stops with every answer so far cached."""
 
 
 # ---- reply parsing ---------------------------------------------------------------------------------
@@ -164,6 +190,10 @@ class Teacher:
         self.progress = progress
         self.stats: dict[str, StepStats] = defaultdict(StepStats)
         self.model_label = cfg.model
+        self.down: TeacherDown | None = None
+        """Set when the circuit breaker tripped; every later request raises it."""
+        self._recent: deque[tuple[bool, str]] = deque(maxlen=cfg.breaker_window or 1)
+        self._usage: dict[str, dict[str, int]] = {}
 
     @property
     def cache_model(self) -> str:
@@ -191,8 +221,28 @@ class Teacher:
     async def _send(self, messages: list[dict[str, str]], request: TeacherRequest) -> tuple[str, dict[str, int]]:
         raise NotImplementedError
 
-    async def _complete(self, messages: list[dict[str, str]], request: TeacherRequest) -> tuple[str, bool]:
-        """The reply content for ``messages``, from the cache or the teacher; ``(content, cached)``."""
+    def _cost(self, st: StepStats) -> float | None:
+        if not self.cfg.price_per_million:
+            return None
+        p, c = self.cfg.price_per_million
+        return (st.prompt_tokens * p + st.completion_tokens * c) / 1e6
+
+    def _check_budget(self) -> None:
+        cap = self.cfg.max_cost_usd
+        if cap is None or self.cfg.price_per_million is None:
+            return
+        total = StepStats()
+        for st in self.stats.values():
+            total.add(st)
+        spent = self._cost(total) or 0.0
+        if spent >= cap:
+            raise BudgetReached(f"the teacher cost reached ${spent:.4f} of the ${cap:g} cap; "
+                                "every answer so far is cached", field="--max-cost (synth.teacher.max_cost_usd)",
+                                fix="raise the cap and rerun the same command to continue")
+
+    async def _complete(self, messages: list[dict[str, str]], request: TeacherRequest) -> tuple[str, bool, str]:
+        """The reply content for ``messages``, from the cache or the teacher: ``(content, cached, key)``.
+        Nothing is stored here: :meth:`ask` caches a reply once it validates."""
         st = self.stats[request.step]
         key = cache_key(self.cache_model, messages, self.sampling, request.schema)
         if self.cache is not None:
@@ -201,16 +251,56 @@ class Teacher:
                 hit = await hit
             if hit is not None:
                 st.cache_hits += 1
-                return hit[0], True
+                return hit[0], True, key
+        if self.down is not None:
+            raise self.down
+        self._check_budget()
         st.sent += 1
         content, usage = await self._send(messages, request)
         st.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         st.completion_tokens += int(usage.get("completion_tokens") or 0)
+        self._usage[key] = usage
+        return content, False, key
+
+    async def _store(self, key: str, content: str, step: str) -> None:
+        if self.cache is None:
+            return
+        stored = self.cache.put(key, content, step=step, model=self.cache_model, usage=self._usage.pop(key, {}))
+        if inspect.isawaitable(stored):
+            await stored
+
+    async def forget(self, request: TeacherRequest) -> None:
+        """Remove the cached reply to ``request`` that a later check rejected (e.g. it answers another
+        family's request), so a rerun asks again."""
         if self.cache is not None:
-            stored = self.cache.put(key, content, step=request.step, model=self.cache_model, usage=usage)
-            if inspect.isawaitable(stored):
-                await stored
-        return content, False
+            await self._delete(cache_key(self.cache_model, request.messages, self.sampling, request.schema))
+
+    async def _delete(self, key: str) -> None:
+        assert self.cache is not None
+        gone = self.cache.delete(key)
+        if inspect.isawaitable(gone):
+            await gone
+
+    def _outcome(self, ok: bool, error: str = "") -> None:
+        """Feed the circuit breaker one sent request's outcome; trip it when most recent ones failed."""
+        window = self.cfg.breaker_window
+        if not window:
+            return
+        self._recent.append((ok, error))
+        n = len(self._recent)
+        failed = [e for good, e in self._recent if not good]
+        if n >= min(window, 10) and len(failed) >= self.cfg.breaker_failure_ratio * n:
+            self.trip(f"{len(failed)} of the last {n} teacher requests failed (last: {failed[-1][:160]})")
+
+    def trip(self, reason: str) -> None:
+        """Stop the run: every later request raises :class:`TeacherDown` with ``reason``."""
+        if self.down is None:
+            where = self.cfg.base_url or "OpenAI"
+            self.down = TeacherDown(f"stopped: the teacher at {where} failed: {reason}",
+                                    field="--base-url (synth.teacher.base_url)",
+                                    fix="check that the server is up, then rerun the same command: every answer "
+                                        "received is cached")
+            log.error("%s", self.down)
 
     async def ask(self, request: TeacherRequest) -> TeacherReply:
         """Send ``request`` (or answer it from the cache) and return its parsed, schema-valid reply."""
@@ -219,25 +309,44 @@ class Teacher:
         if self.progress:
             self.progress.started(request.step)
         try:
-            content, cached = await self._complete(request.messages, request)
+            content, cached, key = await self._complete(request.messages, request)
             data, error, repaired = parse_reply(content, request.schema)
+            if data is None and cached:  # an invalid row (written by an older version): forget it, ask again
+                await self._delete(key)
+                st.cache_hits -= 1
+                content, cached, key = await self._complete(request.messages, request)
+                data, error, repaired = parse_reply(content, request.schema)
+            valid_hit = cached and data is not None
             if data is None:
                 st.reasks += 1
                 follow = [*request.messages, {"role": "assistant", "content": content or ""},
                           *self.templates.render("reask", error=error, schema=request.schema)]
-                content, cached2 = await self._complete(follow, request)
+                content, cached2, key2 = await self._complete(follow, request)
                 cached = cached and cached2
                 data, error, repaired = parse_reply(content, request.schema)
                 if data is None:
                     st.invalid += 1
+                    self._usage.pop(key, None)
+                    self._usage.pop(key2, None)
+                    if not cached:
+                        self._outcome(False, f"invalid reply: {error}")
                     log.warning("teacher reply for step %s (prompt %s) still invalid after re-ask: %s",
                                 request.step, request.prompt_hash, error)
                     return TeacherReply(None, request.prompt_hash, error=f"invalid reply: {error}", cached=cached)
+                if not cached2:
+                    await self._store(key2, content, request.step)
+            if not valid_hit:  # the request's own key gets the valid answer too, so a rerun needs no re-ask
+                await self._store(key, content, request.step)
+            if not cached:
+                self._outcome(True)
             if repaired:
                 st.repaired += 1
             return TeacherReply(data, request.prompt_hash, cached=cached)
         except RequestFailed as err:
             st.failures += 1
+            if not err.retryable:
+                return TeacherReply(None, request.prompt_hash, error=f"unanswerable: {err}")
+            self._outcome(False, str(err))
             log.warning("teacher request for step %s failed: %s", request.step, err)
             return TeacherReply(None, request.prompt_hash, error=f"request failed: {err}")
         finally:
@@ -257,9 +366,9 @@ class Teacher:
 
     def _with_cost(self, st: StepStats) -> dict[str, Any]:
         row: dict[str, Any] = asdict(st)
-        if self.cfg.price_per_million:
-            p, c = self.cfg.price_per_million
-            row["cost_usd"] = round((st.prompt_tokens * p + st.completion_tokens * c) / 1e6, 6)
+        cost = self._cost(st)
+        if cost is not None:
+            row["cost_usd"] = round(cost, 6)
         return row
 
     def describe(self) -> dict[str, Any]:
@@ -290,24 +399,96 @@ def resolve_api_key(cfg: TeacherConfig) -> str:
     )
 
 
+FATAL_TRANSPORT = ("refused", "dns", "tls")
+"""Transport failures that mean the teacher cannot be reached at all: the run stops at once."""
+
+
+def transport_failure(err: BaseException) -> tuple[str, str]:
+    """``(kind, detail)`` of a failed request from its exception chain: ``refused`` (nothing listening),
+    ``dns``, ``tls``, ``reset`` (the connection dropped or the body was cut), ``timeout``, or ``connect``.
+
+    The SDK's aiohttp transport maps every ``aiohttp.ClientConnectionError`` (a refused connection, a
+    server that disconnected) to ``httpx.ConnectTimeout``, so ``APITimeoutError`` alone says little; the
+    original aiohttp/OS error is further down the ``__cause__`` chain."""
+    import socket
+
+    import aiohttp
+    import httpx2
+
+    chain: list[BaseException] = []
+    cur: BaseException | None = err
+    while cur is not None and cur not in chain:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    for e in chain:
+        os_err = getattr(e, "os_error", None)
+        detail = f"{type(e).__name__}: {e}"[:200]
+        if isinstance(e, aiohttp.ClientConnectorDNSError | socket.gaierror):
+            return "dns", detail
+        if isinstance(e, aiohttp.ClientSSLError | ssl.SSLError):
+            return "tls", detail
+        if isinstance(e, ConnectionRefusedError) or isinstance(os_err, ConnectionRefusedError):
+            return "refused", detail
+        if isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError
+                      | aiohttp.ClientConnectionResetError | BrokenPipeError):
+            return "reset", detail
+        if isinstance(e, aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError | TimeoutError):
+            return "timeout", detail
+    for e in chain:
+        if isinstance(e, httpx2.TimeoutException | openai.APITimeoutError):
+            return "timeout", f"{type(e).__name__}: {e}"[:200]
+        if isinstance(e, httpx2.ReadError | httpx2.RemoteProtocolError):
+            return "reset", f"{type(e).__name__}: {e}"[:200]
+    last = chain[-1]
+    return "connect", f"{type(last).__name__}: {last}"[:200]
+
+
+async def unreachable(base_url: str | None, timeout: float = 5.0) -> str | None:
+    """Why no TCP connection to ``base_url``'s host and port can be opened (``None``: it can)."""
+    import socket
+
+    url = urlparse(base_url or "https://api.openai.com/v1")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(url.hostname, port), timeout)
+    except TimeoutError:
+        return f"connect to {url.hostname}:{port} timed out after {timeout:g}s"
+    except ConnectionRefusedError:
+        return f"connection refused: nothing listens on {url.hostname}:{port}"
+    except socket.gaierror as err:
+        return f"DNS lookup of {url.hostname} failed ({err.strerror})"
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    writer.close()
+    return None
+
+
 async def check_reachable(base_url: str | None, timeout: float = 5.0) -> None:
     """Fail with one line naming ``--base-url`` when nothing listens at ``base_url``."""
     url = urlparse(base_url or "https://api.openai.com/v1")
     if url.scheme not in ("http", "https") or not url.hostname:
         raise TeacherError(f"{base_url!r} is not an http(s) URL", field="--base-url (synth.teacher.base_url)",
                            fix="pass e.g. --base-url http://localhost:8000/v1")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(url.hostname, port), timeout)
-    except (OSError, TimeoutError) as err:
-        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or type(err).__name__)
+    reason = await unreachable(base_url, timeout)
+    if reason is not None:
         raise TeacherError(
             f"cannot reach the teacher at {base_url or url.geturl()} ({reason})",
             field="--base-url (synth.teacher.base_url)",
             fix="start the server or pass the right --base-url (e.g. http://localhost:8000/v1), "
                 "or use --teacher offline",
-        ) from None
-    writer.close()
+        )
+
+
+class _Stopped(openai.OpenAIError):
+    """Raised by the attempt hook once the breaker tripped (the SDK passes an ``OpenAIError`` on unretried)."""
+
+
+class _FormatRejected(Exception):
+    """The server answered 400 about ``response_format``: downgrade and send again."""
+
+    def __init__(self, mode: str, why: str):
+        super().__init__(why)
+        self.mode = mode
 
 
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured", "guided", "schema")
@@ -325,10 +506,12 @@ class OpenAITeacher(Teacher):
         self._client = None
         self._sem: asyncio.Semaphore | None = None
         self._rpm = self._tpm = None
+        self._posts: set[asyncio.Task] = set()
+        self._probe: asyncio.Task | None = None
+        self._last_probe = 0.0
 
     async def open(self) -> None:
         import httpx2
-        import openai
         from aiolimiter import AsyncLimiter
 
         await check_reachable(self.cfg.base_url)
@@ -346,15 +529,34 @@ class OpenAITeacher(Teacher):
         self._tpm = AsyncLimiter(c.tokens_per_minute, 60) if c.tokens_per_minute else None
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
         if self._client is not None:
             await self._client.close()
             self._client = None
 
     async def _on_attempt(self, request: Any) -> None:
+        if self.down is not None:  # an OpenAIError propagates through the SDK's retry loop unretried
+            raise _Stopped()
         st = self.stats[_STEP.get() or "other"]
         st.attempts += 1
         if request.headers.get("x-stainless-retry-count", "0") not in ("", "0"):
             st.retries += 1
+            now = time.monotonic()  # a retry means an attempt failed: is the server still there?
+            if (self._probe is None or self._probe.done()) and now - self._last_probe >= 1.0:
+                self._last_probe = now
+                self._probe = asyncio.create_task(self._check_server())
+
+    async def _check_server(self) -> None:
+        reason = await unreachable(self.cfg.base_url, timeout=min(5.0, self.cfg.timeout_s))
+        if reason is not None:
+            self.trip(reason)
+
+    def trip(self, reason: str) -> None:
+        super().trip(reason)
+        for task in list(self._posts):  # requests waiting in the SDK's backoff end now
+            if task is not asyncio.current_task():
+                task.cancel()
 
     def _body(self, messages: list[dict[str, str]], request: TeacherRequest, mode: str) -> dict[str, Any]:
         if mode != "json_schema":
@@ -369,9 +571,6 @@ class OpenAITeacher(Teacher):
         return body
 
     async def _send(self, messages: list[dict[str, str]], request: TeacherRequest) -> tuple[str, dict[str, int]]:
-        import httpx2
-        import openai
-
         assert self._client is not None and self._sem is not None, "use the teacher inside `async with`"
         token = _STEP.set(request.step)
         try:
@@ -380,48 +579,72 @@ class OpenAITeacher(Teacher):
                     await self._rpm.acquire()
                 if self._tpm is not None:
                     await self._tpm.acquire(min(estimate_tokens(messages), self.cfg.tokens_per_minute))
-                while True:
-                    mode = self.mode
-                    try:
-                        resp = await self._client.post("/chat/completions", body=self._body(messages, request, mode),
-                                                       cast_to=httpx2.Response)
-                        break
-                    except openai.BadRequestError as err:
-                        text = str(err).lower()
-                        if (self.cfg.structured_output == "auto" and mode != "none"
-                                and any(w in text for w in _FORMAT_WORDS)):
-                            self._downgrade(mode, str(err))
-                            continue
-                        raise RequestFailed(f"400 Bad Request: {_error_message(err)}") from None
-                    except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
-                        raise TeacherError(f"the teacher refused the API key ({_error_message(err)})",
-                                           field="synth.teacher.api_key_env",
-                                           fix=f"set {self.cfg.api_key_env} to a valid key") from None
-                    except openai.NotFoundError as err:
-                        raise TeacherError(f"not found at the teacher: {_error_message(err)}",
-                                           field="synth.teacher.model / --base-url",
-                                           fix="check the model name and that --base-url ends in /v1") from None
-                    except openai.APITimeoutError:
-                        raise RequestFailed(f"timed out after {self.cfg.max_retries + 1} attempts "
-                                            f"of {self.cfg.timeout_s:g}s") from None
-                    except openai.APIConnectionError as err:
-                        raise TeacherError(f"lost the connection to the teacher at {self.cfg.base_url or 'OpenAI'} "
-                                           f"({err.__cause__ or err})", field="--base-url (synth.teacher.base_url)",
-                                           fix="check that the server is up, then rerun: finished answers are cached") from None
-                    except openai.APIStatusError as err:
-                        raise RequestFailed(f"HTTP {err.status_code} after retries: {_error_message(err)}") from None
+                resp = await self._post(messages, request)
+                data, message, finish = _completion(resp)
+                if finish == "length":  # cut at max_tokens: ask once more with twice the room
+                    self.stats[request.step].truncated += 1
+                    room = min(2 * self.cfg.max_tokens, 32768)
+                    resp = await self._post(messages, request, max_tokens=room)
+                    data, message, finish = _completion(resp)
+                    if finish == "length":
+                        raise RequestFailed(f"the reply was cut at max_tokens={room} (finish_reason: length)")
         finally:
             _STEP.reset(token)
-        try:
-            data = json.loads(resp.content)
-            message = data["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise RequestFailed(f"the server's response is not a chat completion: {resp.text[:200]!r}") from None
         content = message.get("content") or ""
         usage = {k: int((data.get("usage") or {}).get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
         if self._tpm is not None and usage["completion_tokens"]:
             await self._tpm.acquire(min(usage["completion_tokens"], self.cfg.tokens_per_minute))
         return content, usage
+
+    async def _post(self, messages: list[dict[str, str]], request: TeacherRequest, **override: Any) -> Any:
+        """One chat completion through the SDK (its retries included), as a task :meth:`trip` can cancel."""
+        while True:
+            mode = self.mode
+            body = {**self._body(messages, request, mode), **override}
+            task = asyncio.ensure_future(self._post_once(body, mode))
+            self._posts.add(task)
+            try:
+                return await task
+            except _FormatRejected as err:
+                self._downgrade(err.mode, str(err))
+            except (asyncio.CancelledError, _Stopped):
+                current = asyncio.current_task()
+                if self.down is not None and not (current and current.cancelling()):
+                    raise self.down from None
+                raise
+            finally:
+                self._posts.discard(task)
+
+    async def _post_once(self, body: dict[str, Any], mode: str) -> Any:
+        import httpx2
+
+        try:
+            return await self._client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+        except openai.BadRequestError as err:
+            text = str(err).lower()
+            if (self.cfg.structured_output == "auto" and mode != "none"
+                    and any(w in text for w in _FORMAT_WORDS)):
+                raise _FormatRejected(mode, str(err)) from None
+            raise RequestFailed(f"400 Bad Request: {_error_message(err)}") from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
+            raise TeacherError(f"the teacher refused the API key ({_error_message(err)})",
+                               field="synth.teacher.api_key_env",
+                               fix=f"set {self.cfg.api_key_env} to a valid key") from None
+        except openai.NotFoundError as err:
+            raise TeacherError(f"not found at the teacher: {_error_message(err)}",
+                               field="synth.teacher.model / --base-url",
+                               fix="check the model name and that --base-url ends in /v1") from None
+        except _Stopped:
+            raise
+        except openai.APIConnectionError as err:  # APITimeoutError included: the transport decides
+            kind, detail = transport_failure(err)
+            if kind in FATAL_TRANSPORT:
+                self.trip(f"{kind}: {detail}")
+                raise self.down from None  # type: ignore[misc]
+            each = f" of {self.cfg.timeout_s:g}s" if kind == "timeout" else ""
+            raise RequestFailed(f"{kind} after {self.cfg.max_retries + 1} attempts{each}: {detail}") from None
+        except openai.APIStatusError as err:
+            raise RequestFailed(f"HTTP {err.status_code} after retries: {_error_message(err)}") from None
 
     def _downgrade(self, used: str, why: str) -> None:
         order = ["json_schema", "json_object", "none"]
@@ -433,6 +656,16 @@ class OpenAITeacher(Teacher):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "structured_output": self.mode, "structured_output_changes": self.mode_changes}
+
+
+def _completion(resp: Any) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """``(body, message, finish_reason)`` of a chat-completion response."""
+    try:
+        data = json.loads(resp.content)
+        choice = data["choices"][0]
+        return data, choice["message"], choice.get("finish_reason")
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise RequestFailed(f"the server's response is not a chat completion: {resp.text[:200]!r}") from None
 
 
 def _error_message(err: Any) -> str:

@@ -25,6 +25,19 @@ from tooldojo.errors import ConfigError
 TEMPLATE_NAMES = ("tools", "upgrade", "weaken", "queries", "arguments", "verify", "reask")
 """Every teacher prompt tooldojo renders, one ``<name>.jinja`` file each."""
 
+TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
+    "tools": frozenset({"domain", "domain_description", "count", "examples", "avoid"}),
+    "upgrade": frozenset({"domain", "tool", "examples"}),
+    "weaken": frozenset({"tool", "domains", "examples"}),
+    "queries": frozenset({"domain", "weak", "strong", "gap", "plan", "styles", "examples", "example_family",
+                          "seed_queries"}),
+    "arguments": frozenset({"query", "tool", "arguments", "errors"}),
+    "verify": frozenset({"domain", "weak", "strong", "gap", "queries", "coverage"}),
+    "reask": frozenset({"error", "schema"}),
+}
+"""The variables each step renders its template with (``docs/synth.md``); :meth:`TemplateSet.check`
+refuses a template that uses any other."""
+
 _VERSION = re.compile(r"\{#-?\s*version:\s*([\w.\-]+)\s*-?#\}")
 
 
@@ -110,6 +123,27 @@ class TemplateSet:
             m = _VERSION.search(self.sources[f"{name}.jinja"])
             out[name] = m.group(1) if m else "unversioned"
         return out
+
+    def check(self) -> None:
+        """Compile every effective template and partial and check that each uses only the variables its step
+        provides (``jinja2.meta``), before any request is sent. Raises :class:`ConfigError` naming the file
+        (and line, for a syntax error)."""
+        from jinja2 import TemplateSyntaxError, meta
+
+        every = frozenset().union(*TEMPLATE_VARIABLES.values())
+        for filename, source in self.sources.items():
+            stem = filename.removesuffix(".jinja")
+            where = str(self._path(filename))
+            try:
+                ast = self.env.parse(source, name=filename)
+            except TemplateSyntaxError as err:
+                raise ConfigError(f"template syntax error: {err.message}", field=f"{where}:{err.lineno}",
+                                  fix="fix the Jinja syntax") from None
+            allowed = TEMPLATE_VARIABLES.get(stem, every)  # a partial may be included by any template
+            unknown = sorted(meta.find_undeclared_variables(ast) - allowed - set(self.env.globals))
+            if unknown:
+                raise ConfigError(f"uses variable(s) {', '.join(unknown)} that the '{stem}' step does not provide",
+                                  field=where, fix=f"use only {', '.join(sorted(allowed))} (see docs/synth.md)")
 
     def where(self, name: str) -> str:
         """Which file a template comes from (for error messages)."""

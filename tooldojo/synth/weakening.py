@@ -16,7 +16,8 @@ Rules 4-6 are what tools with only required parameters (most imported ones) can 
 ``parameters`` at all cannot be weakened by rule.
 
 :func:`capability_diff` finds what a weak schema lacks compared with the strong one (missing parameters,
-narrowed enums, arrays made scalar) whoever wrote the weak variant; :func:`uses_gap` and :func:`weak_call`
+narrowed enums, arrays made scalar) whoever wrote the weak variant; :func:`coverage_problems` the reverse,
+where the strong schema does not cover the weak one (a parameter, its type or enum values); :func:`uses_gap` and :func:`weak_call`
 say whether a strong call relies on it and what the best weak call for it is.
 """
 
@@ -188,6 +189,44 @@ def fit_to_weak(gap: Gap, value: Any, rng: Any) -> Any:
         lo, hi = gap.allowed
         return min(max(value, lo if lo is not None else value), hi if hi is not None else value)
     return value
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    """The JSON types a schema declares."""
+    kind = schema.get("type")
+    return set(kind) if isinstance(kind, list) else {kind} if kind else set()
+
+
+def _accepts(schema: dict[str, Any]) -> set[str]:
+    """The JSON types a schema accepts (a ``number`` takes integers too)."""
+    kinds = _types(schema)
+    return kinds | ({"integer"} if "number" in kinds else set())
+
+
+def coverage_problems(weak: dict[str, Any], strong: dict[str, Any]) -> list[str]:
+    """Where ``strong``'s parameters do not cover ``weak``'s: a weak parameter missing from the strong tool,
+    a type it does not accept (an array of the weak type counts), enum values it lacks. Empty = it covers."""
+    wp, sp = _props(weak), _props(strong)
+    out = []
+    for p, w in wp.items():
+        s = sp.get(p)
+        if not isinstance(w, dict):
+            continue
+        if not isinstance(s, dict):
+            out.append(f"the weak tool's parameter '{p}' is missing")
+            continue
+        wt, st = _types(w), _accepts(s)
+        item = s.get("items") if isinstance(s.get("items"), dict) else {}
+        if wt and st and not wt <= st and not (_types(s) == {"array"} and wt <= _accepts(item)):
+            out.append(f"'{p}' is {'/'.join(sorted(st))} in the strong tool, {'/'.join(sorted(wt))} in the weak one")
+        w_enum, s_enum = w.get("enum"), s.get("enum") or item.get("enum")
+        if isinstance(s_enum, list):
+            lost = [v for v in (w_enum if isinstance(w_enum, list) else []) if v not in s_enum]
+            if not isinstance(w_enum, list):
+                out.append(f"'{p}' is limited to {s_enum[:6]} in the strong tool, free in the weak one")
+            elif lost:
+                out.append(f"'{p}' lacks the weak tool's values {lost[:6]}")
+    return out
 
 
 _DEFAULT = re.compile(r"\bdefaults?(?:\s+(?:is|to|value is|of))?\s*[:=]?\s*(?:'([^']*)'|\"([^\"]*)\"|([^\s.,;)]+))", re.I)
