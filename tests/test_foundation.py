@@ -19,8 +19,10 @@ from tooldojo.runs import StageRun, read_manifest, upstream_fingerprint, write_t
 def tooldojo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     import os
 
+    repo = str(Path(__file__).resolve().parents[1])  # this checkout's tooldojo, whatever is installed
+    path = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)
     return subprocess.run([sys.executable, "-m", "tooldojo.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+                          env={**os.environ, "PYTHONPATH": path, **(env or {})}, timeout=120)
 
 
 # ---------------------------------------------------------------------------------------------- configs

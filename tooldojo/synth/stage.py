@@ -246,19 +246,20 @@ def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: boo
               strong_tools: list[dict[str, Any]] | None = None,
               seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> tuple[SynthInputs, StageRun, bool]:
     """Every check that needs no answer from the teacher, before ``stage_dir`` is touched:
-    :func:`resolve_inputs`, a finished run with another config (refused unless ``force``), the key, and that
-    the teacher's server is reachable. Returns the inputs, the stage bookkeeping and whether it is up to date."""
+    :func:`resolve_inputs`, the cost cap's prices and the key (the input's own faults first), a finished
+    run with another config (refused unless ``force``), and that the teacher's server is reachable. Returns the inputs, the stage bookkeeping and whether it is up to date."""
     inputs = resolve_inputs(config, seed=seed, strong_tools=strong_tools, seed_queries=seed_queries)
     st = StageRun(stage_dir, STAGE, config, inputs=inputs.fingerprints)
     if not force and st.up_to_date():
         return inputs, st, True
-    _refuse_replacing(st, force)
     if config.teacher.max_cost_usd is not None and config.teacher.price_per_million is None:
         raise ConfigError("a cost cap needs prices", field="synth.teacher.price_per_million",
                           fix="--set 'synth.teacher.price_per_million=[PROMPT_USD, COMPLETION_USD]' (per million "
                               "tokens), or drop --max-cost")
     if config.teacher.model != OFFLINE:
         resolve_api_key(config.teacher)
+    _refuse_replacing(st, force)
+    if config.teacher.model != OFFLINE:
         _run_coroutine(check_reachable(config.teacher.base_url))
     return inputs, st, False
 
