@@ -26,8 +26,10 @@ from tooldojo.records import Provenance, QueryRecord, ToolRecord, stable_id
 from tooldojo.synth.answers import templated_answer
 from tooldojo.synth.catalog import DomainFile, Family, fill, sample_slots
 from tooldojo.synth.config import SynthConfig
-from tooldojo.synth.schemas import RESPONSE_SCHEMAS, call_errors, function_problems, normalize_function
-from tooldojo.synth.teacher import Teacher, TeacherReply, TeacherRequest
+from tooldojo.synth.request import TeacherRequest
+from tooldojo.synth.schemas import call_errors, function_problems, normalize_function
+from tooldojo.synth.steps import STEPS
+from tooldojo.synth.teacher import Teacher, TeacherReply
 from tooldojo.synth.templates import TemplateSet
 from tooldojo.synth.weakening import coverage_problems
 
@@ -148,7 +150,7 @@ class Synthesizer:
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _request(self, step: str, **variables: Any) -> TeacherRequest:
-        return TeacherRequest(step, self.templates.render(step, **variables), RESPONSE_SCHEMAS[step], variables)
+        return STEPS[step].request(self.templates, **variables)
 
     def _prov(self, step: str, reply: TeacherReply | None, source: str | None = None, **extra: Any) -> Provenance:
         return Provenance(
