@@ -6,7 +6,8 @@ import json
 import random
 from typing import Any
 
-from tooldojo.synth.steps.base import OfflineContext, Step
+from tooldojo.synth.schemas import call_errors
+from tooldojo.synth.steps.base import OfflineContext, Rejected, Step
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -47,6 +48,15 @@ def repair_arguments(fn: dict[str, Any], arguments: dict[str, Any]) -> dict[str,
             value = match[0]
         out[key] = value
     return out
+
+
+def read(data: dict[str, Any], fn: dict[str, Any]) -> dict[str, Any] | Rejected:
+    """The repaired arguments of a reply, or ``invalid_arguments`` when they are still not a valid call."""
+    fixed = data["arguments"]
+    still = call_errors(fn, fixed)
+    if still:
+        return Rejected("invalid_arguments", f"{fn['name']}: {still[0]}")
+    return fixed
 
 
 def answer(ctx: OfflineContext, v: dict[str, Any], rng: random.Random) -> dict[str, Any]:

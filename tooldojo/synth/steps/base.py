@@ -25,6 +25,14 @@ class Templates(Protocol):
     def render(self, name: str, **variables: Any) -> list[dict[str, str]]: ...
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """Why a step's reply (or an item of it) is left out: a drop reason and its detail (``drops.jsonl``)."""
+
+    reason: str
+    detail: str = ""
+
+
 class Unanswerable(Exception):
     """The offline teacher has nothing to answer this request with (the seed catalog lacks it)."""
 

@@ -6,8 +6,8 @@ import random
 import re
 from typing import Any
 
-from tooldojo.synth.schemas import FUNCTION_SCHEMA
-from tooldojo.synth.steps.base import OfflineContext, Step, Unanswerable
+from tooldojo.synth.schemas import FUNCTION_SCHEMA, function_problems, normalize_function
+from tooldojo.synth.steps.base import OfflineContext, Rejected, Step, Unanswerable
 from tooldojo.synth.weakening import NotWeakenable
 from tooldojo.synth.weakening import weaken_by_rule as _weaken_by_rule
 
@@ -17,6 +17,21 @@ SCHEMA: dict[str, Any] = {
                    "domain": {"type": "string"}},
     "required": ["weak", "capability_gap", "domain"],
 }
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:40] or "general"
+
+
+def read(data: dict[str, Any], strong: dict[str, Any]) -> tuple[dict[str, Any], str, str] | Rejected:
+    """``(weak tool, capability gap, domain slug)`` of a reply, or why it is left out (``invalid_tool``,
+    ``same_name``)."""
+    weak = normalize_function(data["weak"])
+    problems = function_problems(weak)
+    if problems or weak["name"] == strong["name"]:
+        return Rejected("invalid_tool" if problems else "same_name",
+                        f"{weak['name']}: {problems[0] if problems else 'same name as the strong tool'}")
+    return weak, data["capability_gap"].strip(), _slug(data["domain"])
 
 
 def _words(text: str) -> set[str]:
