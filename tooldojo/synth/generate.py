@@ -29,11 +29,13 @@ from tooldojo.synth.request import TeacherRequest
 from tooldojo.synth.schemas import call_errors, function_problems, normalize_function
 from tooldojo.synth.steps import STEPS
 from tooldojo.synth.steps import arguments as arguments_step
+from tooldojo.synth.steps import queries as queries_step
 from tooldojo.synth.steps import tools as tools_step
 from tooldojo.synth.steps import upgrade as upgrade_step
 from tooldojo.synth.steps import verify as verify_step
 from tooldojo.synth.steps import weaken as weaken_step
 from tooldojo.synth.steps.base import Rejected
+from tooldojo.synth.steps.queries import QueryDraft
 from tooldojo.synth.teacher import Teacher, TeacherReply
 from tooldojo.synth.templates import TemplateSet
 from tooldojo.synth.weakening import coverage_problems
@@ -86,19 +88,6 @@ class FamilyDraft:
                        domain=self.domain, role="strong", function=self.strong, capability_gap=self.gap,
                        provenance=self.strong_prov),
         ]
-
-
-@dataclass
-class QueryDraft:
-    text: str
-    style: str
-    needs: str
-    calls: dict[str, dict[str, Any] | None]
-    repaired: bool = False
-    dropped: str | None = None
-    detail: str = ""
-    origin: str | None = None
-    answer: str = ""
 
 
 @dataclass
@@ -365,28 +354,10 @@ class Synthesizer:
         if reply.data is None:
             self.drops.add("queries", _reason(reply), reply.error or "", family=fid)
             return []
-        items = reply.data["queries"]
-        for item in items[len(plan):]:
-            self.drops.add("queries", "over_count", item.get("text", "")[:80], family=fid)
-        for item in plan[len(items):]:
-            self.drops.add("queries", "under_count", f"no {item['style']}/{item['needs']} query", family=fid)
-        drafts, seen = [], set()
-        for item in items[: len(plan)]:
-            text, style = " ".join(item["text"].split()), item["style"].strip().lower()
-            calls = {"weak": item["calls"].get("weak"), "strong": item["calls"]["strong"]}
-            key = text.lower()
-            if style not in self.config.styles:
-                self.drops.add("queries", "unknown_style", f"{style}: {text[:80]}", family=fid)
-            elif item["needs"] == "weak" and calls["weak"] is None:
-                self.drops.add("queries", "missing_weak_call", text[:80], family=fid)
-            elif key in seen:
-                self.drops.add("queries", "duplicate_query", text[:80], family=fid)
-            else:
-                seen.add(key)
-                origin = item.get("origin") if self.source == "catalog" else None  # offline teacher only
-                drafts.append(QueryDraft(text, style, item["needs"], calls,
-                                         origin=origin if isinstance(origin, str) else None,
-                                         answer=" ".join(str(item.get("answer") or "").split())))
+        drafts, rejected = queries_step.read(reply.data, plan, self.config.styles,
+                                             with_origin=self.source == "catalog")
+        for r in rejected:
+            self.drops.add("queries", r.reason, r.detail, family=fid)
         await asyncio.gather(*(self._repair(fam, q) for q in drafts))
         for q in drafts:
             if q.dropped:

@@ -35,9 +35,10 @@ from typing import Any
 from tooldojo.records import stable_id
 from tooldojo.runs import file_fingerprint
 from tooldojo.synth.catalog import catalog_dir, load_catalog
+from tooldojo.synth.request import TeacherRequest
 from tooldojo.synth.steps import STEPS
 from tooldojo.synth.steps.base import OfflineContext, Unanswerable
-from tooldojo.synth.teacher import RequestFailed, Teacher, TeacherRequest, estimate_tokens
+from tooldojo.synth.teacher import RequestFailed, Teacher, estimate_tokens
 
 OFFLINE_VERSION = "2"
 """Bumped when the offline teacher's answers change, so cached offline answers are not reused."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from tooldojo.synth.catalog import fill, sample_slots
 from tooldojo.synth.schema_queries import schema_query, value_index
-from tooldojo.synth.steps.base import OfflineContext, Step
+from tooldojo.synth.steps.base import OfflineContext, Rejected, Step
 from tooldojo.synth.weakening import capability_diff, uses_gap, weak_call
 
 _STR = {"type": "string"}
@@ -32,6 +33,49 @@ SCHEMA: dict[str, Any] = {
     },
     "required": ["queries"],
 }
+
+
+@dataclass
+class QueryDraft:
+    """A query of a reply that passed :func:`read`, before argument repair and verification."""
+
+    text: str
+    style: str
+    needs: str
+    calls: dict[str, dict[str, Any] | None]
+    repaired: bool = False
+    dropped: str | None = None
+    detail: str = ""
+    origin: str | None = None
+    answer: str = ""
+
+
+def read(data: dict[str, Any], plan: list[dict[str, str]], styles: list[str], *, with_origin: bool = False
+         ) -> tuple[list[QueryDraft], list[Rejected]]:
+    """The reply's queries for the ``plan`` (text and style normalised) and what was left out, in order:
+    ``over_count``, ``under_count``, then ``unknown_style``, ``missing_weak_call``, ``duplicate_query``.
+    ``with_origin`` keeps the offline teacher's ``origin`` (import or schema) of each query."""
+    items = data["queries"]
+    rejected = [Rejected("over_count", item.get("text", "")[:80]) for item in items[len(plan):]]
+    rejected += [Rejected("under_count", f"no {item['style']}/{item['needs']} query") for item in plan[len(items):]]
+    drafts, seen = [], set()
+    for item in items[: len(plan)]:
+        text, style = " ".join(item["text"].split()), item["style"].strip().lower()
+        calls = {"weak": item["calls"].get("weak"), "strong": item["calls"]["strong"]}
+        key = text.lower()
+        if style not in styles:
+            rejected.append(Rejected("unknown_style", f"{style}: {text[:80]}"))
+        elif item["needs"] == "weak" and calls["weak"] is None:
+            rejected.append(Rejected("missing_weak_call", text[:80]))
+        elif key in seen:
+            rejected.append(Rejected("duplicate_query", text[:80]))
+        else:
+            seen.add(key)
+            origin = item.get("origin") if with_origin else None
+            drafts.append(QueryDraft(text, style, item["needs"], calls,
+                                     origin=origin if isinstance(origin, str) else None,
+                                     answer=" ".join(str(item.get("answer") or "").split())))
+    return drafts, rejected
 
 
 def seeded_queries(v: dict[str, Any], rng: random.Random, index: dict[str, tuple[str, ...]]) -> list[dict[str, Any]]:
