@@ -1,7 +1,7 @@
 """Generation: tools -> upgraded variants (or weakened imports) -> queries -> argument repair -> verification.
 
-Each step renders its template, asks the teacher, validates the reply and keeps or drops every item with a
-counted reason. Requests run concurrently (the teacher bounds them); results are gathered in request order
+Each step (its template, schema and reply checks: :mod:`tooldojo.synth.steps`) renders its template, asks
+the teacher, validates the reply and keeps or drops every item with a counted reason. Requests run concurrently (the teacher bounds them); results are gathered in request order
 and processed in that order, so the output is deterministic and independent of the order replies arrive in.
 A family's query plan depends only on its own identity and the seed, so failures elsewhere never change it.
 
