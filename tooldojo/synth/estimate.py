@@ -22,12 +22,13 @@ def estimate_run(config: SynthConfig, *, seed: int = 0, strong_tools: list[dict[
     from tooldojo.synth.aio import run_coroutine
     from tooldojo.synth.generate import Synthesizer
     from tooldojo.synth.stage import _synthesize, expected_requests, resolve_inputs
+    from tooldojo.synth.steps import STEPS
     from tooldojo.synth.teachers import make_teacher
 
     inputs = resolve_inputs(config, seed=seed, strong_tools=strong_tools, seed_queries=seed_queries)
     n_seeds = None if inputs.strong_tools is None else len(inputs.strong_tools)
     expected = expected_requests(config, len(inputs.domains), n_seeds)
-    planned = {k: expected[k] for k in ("tools", "upgrade", "weaken", "queries", "verify") if expected.get(k)}
+    planned = {k: expected[k] for k in STEPS if expected.get(k)}
     # the dry run: the offline teacher on the catalog's domains (a sample of at most 3 is enough to size)
     sample = [d for d in inputs.domains if d in inputs.catalog][:3] or sorted(inputs.catalog)[:3]
     dry_cfg = config.model_copy(update={"teacher": TeacherConfig(model=OFFLINE, cache=False),
