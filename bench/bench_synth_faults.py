@@ -58,7 +58,7 @@ def outputs(run_dir: Path) -> dict[str, bytes]:
 def cache_check(run_dir: Path) -> tuple[int, int]:
     """(cached replies, invalid ones)."""
     from tooldojo.synth.cache import ResponseCache
-    from tooldojo.synth.schemas import RESPONSE_SCHEMAS
+    from tooldojo.synth.steps import RESPONSE_SCHEMAS
     from tooldojo.synth.teacher import parse_reply
 
     path = run_dir / "synth" / "cache.sqlite"

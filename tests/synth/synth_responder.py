@@ -20,8 +20,8 @@ import json
 import re
 from typing import Any
 
-from tooldojo.synth.offline import repair_arguments
-from tooldojo.synth.schemas import RESPONSE_SCHEMAS
+from tooldojo.synth.steps import RESPONSE_SCHEMAS
+from tooldojo.synth.steps.arguments import repair_arguments
 
 _BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
 _TOPIC = re.compile(r"^Look up (.+?) in the ")

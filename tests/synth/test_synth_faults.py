@@ -19,7 +19,7 @@ from synth_responder import SynthResponder
 from tooldojo.runs import read_manifest
 from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.cli import register
-from tooldojo.synth.schemas import RESPONSE_SCHEMAS
+from tooldojo.synth.steps import RESPONSE_SCHEMAS
 from tooldojo.synth.teacher import parse_reply
 
 DOMAINS = "alpha_shop,beta_travel"

@@ -12,8 +12,8 @@ from tooldojo.runs import read_manifest
 from tooldojo.synth import run_synth
 from tooldojo.synth.catalog import load_catalog
 from tooldojo.synth.config import SynthConfig
-from tooldojo.synth.offline import weaken_by_rule
 from tooldojo.synth.schemas import call_errors, function_problems
+from tooldojo.synth.steps.weaken import weaken_by_rule
 
 
 def _domains(n: int = 2) -> list[str]:

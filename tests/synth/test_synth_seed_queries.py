@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from tooldojo.synth.offline import seeded_queries
 from tooldojo.synth.schema_queries import action_phrase, sample_value, schema_query, value_index
 from tooldojo.synth.schemas import call_errors, function_problems
+from tooldojo.synth.steps.queries import seeded_queries
 from tooldojo.synth.weakening import (
     Gap,
     NotWeakenable,

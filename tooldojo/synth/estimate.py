@@ -19,24 +19,25 @@ def estimate_run(config: SynthConfig, *, seed: int = 0, strong_tools: list[dict[
                  seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Per step and in total: ``requests``, ``prompt_tokens``, ``completion_tokens`` (and ``cost_usd``,
     ``worst_cost_usd`` when ``synth.teacher.price_per_million`` is set)."""
+    from tooldojo.synth.aio import run_coroutine
     from tooldojo.synth.generate import Synthesizer
-    from tooldojo.synth.stage import _run_coroutine, _synthesize, expected_requests, resolve_inputs
-    from tooldojo.synth.teacher import make_teacher
+    from tooldojo.synth.stage import _synthesize, expected_requests, resolve_inputs
+    from tooldojo.synth.steps import STEPS
+    from tooldojo.synth.teachers import make_teacher
 
     inputs = resolve_inputs(config, seed=seed, strong_tools=strong_tools, seed_queries=seed_queries)
     n_seeds = None if inputs.strong_tools is None else len(inputs.strong_tools)
     expected = expected_requests(config, len(inputs.domains), n_seeds)
-    planned = {k: expected[k] for k in ("tools", "upgrade", "weaken", "queries", "verify") if expected.get(k)}
+    planned = {k: expected[k] for k in STEPS if expected.get(k)}
     # the dry run: the offline teacher on the catalog's domains (a sample of at most 3 is enough to size)
     sample = [d for d in inputs.domains if d in inputs.catalog][:3] or sorted(inputs.catalog)[:3]
     dry_cfg = config.model_copy(update={"teacher": TeacherConfig(model=OFFLINE, cache=False),
                                         "domains": sample, "semantic_margin": None})
-    teacher = make_teacher(dry_cfg.teacher, seed=seed, templates=inputs.templates,
-                           catalog_folder=inputs.catalog_folder)
+    teacher = make_teacher(dry_cfg.teacher, seed=seed, catalog_folder=inputs.catalog_folder)
     synth = Synthesizer(dry_cfg, teacher, inputs.templates, inputs.catalog, seed=seed,
                         seed_queries=inputs.seed_queries)
     tools = inputs.strong_tools[:24] if inputs.strong_tools is not None else None
-    _run_coroutine(_synthesize(synth, teacher, tools))
+    run_coroutine(_synthesize(synth, teacher, tools))
     price = config.teacher.price_per_million
     steps: dict[str, dict[str, Any]] = {}
     total = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "worst_completion_tokens": 0}

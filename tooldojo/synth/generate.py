@@ -1,7 +1,7 @@
 """Generation: tools -> upgraded variants (or weakened imports) -> queries -> argument repair -> verification.
 
-Each step renders its template, asks the teacher, validates the reply and keeps or drops every item with a
-counted reason. Requests run concurrently (the teacher bounds them); results are gathered in request order
+Each step (its template, schema and reply checks: :mod:`tooldojo.synth.steps`) renders its template, asks
+the teacher, validates the reply and keeps or drops every item with a counted reason. Requests run concurrently (the teacher bounds them); results are gathered in request order
 and processed in that order, so the output is deterministic and independent of the order replies arrive in.
 A family's query plan depends only on its own identity and the seed, so failures elsewhere never change it.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,18 @@ from tooldojo.records import Provenance, QueryRecord, ToolRecord, stable_id
 from tooldojo.synth.answers import templated_answer
 from tooldojo.synth.catalog import DomainFile, Family, fill, sample_slots
 from tooldojo.synth.config import SynthConfig
-from tooldojo.synth.schemas import RESPONSE_SCHEMAS, call_errors, function_problems, normalize_function
-from tooldojo.synth.teacher import Teacher, TeacherReply, TeacherRequest
+from tooldojo.synth.request import TeacherRequest
+from tooldojo.synth.schemas import call_errors, function_problems, normalize_function
+from tooldojo.synth.steps import STEPS
+from tooldojo.synth.steps import arguments as arguments_step
+from tooldojo.synth.steps import queries as queries_step
+from tooldojo.synth.steps import tools as tools_step
+from tooldojo.synth.steps import upgrade as upgrade_step
+from tooldojo.synth.steps import verify as verify_step
+from tooldojo.synth.steps import weaken as weaken_step
+from tooldojo.synth.steps.base import Rejected
+from tooldojo.synth.steps.queries import QueryDraft
+from tooldojo.synth.teacher import Teacher, TeacherReply
 from tooldojo.synth.templates import TemplateSet
 from tooldojo.synth.weakening import coverage_problems
 
@@ -82,19 +91,6 @@ class FamilyDraft:
 
 
 @dataclass
-class QueryDraft:
-    text: str
-    style: str
-    needs: str
-    calls: dict[str, dict[str, Any] | None]
-    repaired: bool = False
-    dropped: str | None = None
-    detail: str = ""
-    origin: str | None = None
-    answer: str = ""
-
-
-@dataclass
 class SynthResult:
     tools: list[ToolRecord]
     queries: list[QueryRecord]
@@ -124,10 +120,6 @@ Mapper = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
 (the default runs them concurrently in this process; :mod:`tooldojo.synth.ray_exec` shards them on Ray)."""
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:40] or "general"
-
-
 class Synthesizer:
     """Runs the generation steps for one config against one teacher."""
 
@@ -148,7 +140,7 @@ class Synthesizer:
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _request(self, step: str, **variables: Any) -> TeacherRequest:
-        return TeacherRequest(step, self.templates.render(step, **variables), RESPONSE_SCHEMAS[step], variables)
+        return STEPS[step].request(self.templates, **variables)
 
     def _prov(self, step: str, reply: TeacherReply | None, source: str | None = None, **extra: Any) -> Provenance:
         return Provenance(
@@ -224,19 +216,10 @@ class Synthesizer:
             if reply.data is None:  # later requests list this one's tools: they wait for a rerun
                 self.drops.add("tools", _reason(reply), reply.error or "", domain=domain)
                 break
-            tools = reply.data["tools"]
-            for fn in tools[count:]:
-                self.drops.add("tools", "over_count", fn.get("name", ""), domain=domain)
-            for raw in tools[:count]:
-                fn = normalize_function(raw)
-                problems = function_problems(fn)
-                if problems:
-                    self.drops.add("tools", "invalid_tool", f"{fn['name']}: {problems[0]}", domain=domain)
-                elif fn["name"] in avoid:
-                    self.drops.add("tools", "duplicate_name", fn["name"], domain=domain)
-                else:
-                    avoid.append(fn["name"])
-                    produced.append((domain, fn, self._prov("tools", reply)))
+            kept, rejected = tools_step.read(reply.data, count, avoid)
+            for r in rejected:
+                self.drops.add("tools", r.reason, r.detail, domain=domain)
+            produced += [(domain, fn, self._prov("tools", reply)) for fn in kept]
         return produced
 
     def _upgrade_request(self, domain: str, weak: dict[str, Any]) -> TeacherRequest:
@@ -250,33 +233,24 @@ class Synthesizer:
         if reply.data is None:
             self.drops.add("upgrade", _reason(reply), reply.error or "", domain=domain, tool=weak["name"])
             return None
-        strong = normalize_function(reply.data["strong"])
-        problems = function_problems(strong)
-        if problems:
-            self.drops.add("upgrade", "invalid_tool", f"{strong['name']}: {problems[0]}", domain=domain,
-                           tool=weak["name"])
+        read = upgrade_step.read(reply.data, weak)
+        if isinstance(read, Rejected):
+            self.drops.add("upgrade", read.reason, read.detail, domain=domain, tool=weak["name"])
             return None
-        if strong["name"] == weak["name"]:
-            self.drops.add("upgrade", "same_name", strong["name"], domain=domain, tool=weak["name"])
-            return None
-        return FamilyDraft(domain, weak, strong, reply.data["capability_gap"].strip(), weak_prov,
-                           self._prov("upgrade", reply))
+        strong, gap = read
+        return FamilyDraft(domain, weak, strong, gap, weak_prov, self._prov("upgrade", reply))
 
     async def _weaken(self, strong: dict[str, Any], domains: list[str]) -> FamilyDraft | None:
         reply = await self.teacher.ask(self._weaken_request(strong, domains))
         if reply.data is None:
             self.drops.add("weaken", _reason(reply), reply.error or "", tool=strong["name"])
             return None
-        weak = normalize_function(reply.data["weak"])
-        problems = function_problems(weak)
-        if problems or weak["name"] == strong["name"]:
-            self.drops.add("weaken", "invalid_tool" if problems else "same_name",
-                           f"{weak['name']}: {problems[0] if problems else 'same name as the strong tool'}",
-                           tool=strong["name"])
+        read = weaken_step.read(reply.data, strong)
+        if isinstance(read, Rejected):
+            self.drops.add("weaken", read.reason, read.detail, tool=strong["name"])
             return None
-        return FamilyDraft(_slug(reply.data["domain"]), weak, strong, reply.data["capability_gap"].strip(),
-                           self._prov("weaken", reply),
-                           self._prov("", None, source="import"))
+        weak, gap, domain = read
+        return FamilyDraft(domain, weak, strong, gap, self._prov("weaken", reply), self._prov("", None, source="import"))
 
     def _unique_names(self, families: list[FamilyDraft | None], step: str) -> list[FamilyDraft]:
         seen: set[str] = set()
@@ -356,10 +330,9 @@ class Synthesizer:
             if reply.data is None:
                 q.dropped, q.detail = "repair_" + _reason(reply), f"{role}: {reply.error}"
                 return
-            fixed = reply.data["arguments"]
-            still = call_errors(fn, fixed)
-            if still:
-                q.dropped, q.detail = "invalid_arguments", f"{fn['name']}: {still[0]}"
+            fixed = arguments_step.read(reply.data, fn)
+            if isinstance(fixed, Rejected):
+                q.dropped, q.detail = fixed.reason, fixed.detail
                 return
             q.calls[role] = fixed
 
@@ -381,28 +354,10 @@ class Synthesizer:
         if reply.data is None:
             self.drops.add("queries", _reason(reply), reply.error or "", family=fid)
             return []
-        items = reply.data["queries"]
-        for item in items[len(plan):]:
-            self.drops.add("queries", "over_count", item.get("text", "")[:80], family=fid)
-        for item in plan[len(items):]:
-            self.drops.add("queries", "under_count", f"no {item['style']}/{item['needs']} query", family=fid)
-        drafts, seen = [], set()
-        for item in items[: len(plan)]:
-            text, style = " ".join(item["text"].split()), item["style"].strip().lower()
-            calls = {"weak": item["calls"].get("weak"), "strong": item["calls"]["strong"]}
-            key = text.lower()
-            if style not in self.config.styles:
-                self.drops.add("queries", "unknown_style", f"{style}: {text[:80]}", family=fid)
-            elif item["needs"] == "weak" and calls["weak"] is None:
-                self.drops.add("queries", "missing_weak_call", text[:80], family=fid)
-            elif key in seen:
-                self.drops.add("queries", "duplicate_query", text[:80], family=fid)
-            else:
-                seen.add(key)
-                origin = item.get("origin") if self.source == "catalog" else None  # offline teacher only
-                drafts.append(QueryDraft(text, style, item["needs"], calls,
-                                         origin=origin if isinstance(origin, str) else None,
-                                         answer=" ".join(str(item.get("answer") or "").split())))
+        drafts, rejected = queries_step.read(reply.data, plan, self.config.styles,
+                                             with_origin=self.source == "catalog")
+        for r in rejected:
+            self.drops.add("queries", r.reason, r.detail, family=fid)
         await asyncio.gather(*(self._repair(fam, q) for q in drafts))
         for q in drafts:
             if q.dropped:
@@ -432,18 +387,12 @@ class Synthesizer:
                 self.drops.add(family_step, "not_stronger", f"{'; '.join(coverage)}; teacher: "
                                f"{upgrade.get('reason') or 'no upgrade verdict'}", family=fid, tool=fam.weak["name"])
                 return None
-            verdicts: dict[int, dict[str, Any]] = {}
-            for v in vreply.data["verdicts"]:
-                verdicts.setdefault(v["index"], v)
             passed = []
-            for i, q in enumerate(kept):
-                v = verdicts.get(i)
-                if v is None:
-                    self.drops.add("verify", "no_verdict", "", family=fid, query=q.text[:80])
-                elif not v["accept"]:
-                    self.drops.add("verify", "rejected", str(v.get("reason", "")), family=fid, query=q.text[:80])
-                else:
+            for q, verdict in zip(kept, verify_step.read(vreply.data, len(kept)), strict=True):
+                if verdict is None:
                     passed.append(q)
+                else:
+                    self.drops.add("verify", verdict.reason, verdict.detail, family=fid, query=q.text[:80])
             kept = passed
         records = []
         for q in kept:

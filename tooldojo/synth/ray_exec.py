@@ -161,7 +161,7 @@ def run_shard(spec: ShardSpec, kind: str, items: Sequence[Any]) -> dict[str, Any
     """One shard (the body of a Ray task): :meth:`Synthesizer.step` on ``items`` with this worker's teacher."""
     from tooldojo.synth.catalog import load_catalog
     from tooldojo.synth.generate import Synthesizer
-    from tooldojo.synth.teacher import make_teacher
+    from tooldojo.synth.teachers import make_teacher
     from tooldojo.synth.templates import TemplateSet
 
     spec.coordinator.register.remote(spec.shard, os.getpid(), len(items))
@@ -170,7 +170,7 @@ def run_shard(spec: ShardSpec, kind: str, items: Sequence[Any]) -> dict[str, Any
     progress = RemoteProgress(spec.coordinator)
     teacher = make_teacher(teacher_share(cfg.teacher, spec.shards), seed=spec.seed,
                            cache=RemoteCache(spec.coordinator) if cfg.teacher.cache else None,  # type: ignore[arg-type]
-                           templates=templates, progress=progress, catalog_folder=spec.catalog_folder)
+                           progress=progress, catalog_folder=spec.catalog_folder)
     synth = Synthesizer(cfg, teacher, templates, load_catalog(spec.catalog_folder), seed=spec.seed)
 
     async def go() -> list[Any]:
@@ -265,7 +265,7 @@ def run_on_ray(synth: Any, teacher: Any, strong_tools: list[dict[str, Any]] | No
     """:meth:`Synthesizer.run` with a :class:`RayMapper` on the configured cluster (the Ray path of
     :func:`~tooldojo.synth.stage.run_synth`); returns the :class:`~tooldojo.synth.generate.SynthResult`."""
     from tooldojo.ray_session import cluster_cpus, ray_session
-    from tooldojo.synth.stage import _run_coroutine
+    from tooldojo.synth.aio import run_coroutine
 
     cfg: SynthConfig = synth.config
     with ray_session(cfg.ray_address, field="synth.executor") as ray:
@@ -287,8 +287,8 @@ def run_on_ray(synth: Any, teacher: Any, strong_tools: list[dict[str, Any]] | No
 
             if progress is not None:
                 with progress:
-                    return _run_coroutine(go())
-            return _run_coroutine(go())
+                    return run_coroutine(go())
+            return run_coroutine(go())
         finally:
             try:
                 ray.get(coordinator.close.remote())

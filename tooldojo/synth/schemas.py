@@ -1,8 +1,8 @@
-"""Response JSON schemas of the teacher steps, and validation of generated tools and gold calls.
+"""Validation of teacher replies, generated tools and gold calls.
 
-The response schemas are sent as ``response_format`` (``json_schema``) when the server supports it and are
-always checked on the reply. Generated tools are checked against the JSON Schema meta-schema, the naming
-rule and ``required ⊆ properties``; gold calls against their tool's parameter schema (types, required
+:func:`schema_errors` checks a reply against its step's response schema (each step declares its own in
+``tooldojo/synth/steps/<step>.py``; :data:`FUNCTION_SCHEMA` is the part they share). Generated tools are
+checked against the JSON Schema meta-schema, the naming rule and ``required ⊆ properties``; gold calls against their tool's parameter schema (types, required
 arguments, enums, ranges; no unknown arguments).
 """
 
@@ -27,68 +27,7 @@ FUNCTION_SCHEMA: dict[str, Any] = {
     },
     "required": ["name", "description", "parameters"],
 }
-_CALLS = {
-    "type": "object",
-    "properties": {"weak": {"type": ["object", "null"]}, "strong": {"type": "object"}},
-    "required": ["weak", "strong"],
-}
-
-RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "tools": {
-        "type": "object",
-        "properties": {"tools": {"type": "array", "items": FUNCTION_SCHEMA}},
-        "required": ["tools"],
-    },
-    "upgrade": {
-        "type": "object",
-        "properties": {"strong": FUNCTION_SCHEMA, "capability_gap": {"type": "string", "minLength": 8}},
-        "required": ["strong", "capability_gap"],
-    },
-    "weaken": {
-        "type": "object",
-        "properties": {"weak": FUNCTION_SCHEMA, "capability_gap": {"type": "string", "minLength": 8},
-                       "domain": _STR},
-        "required": ["weak", "capability_gap", "domain"],
-    },
-    "queries": {
-        "type": "object",
-        "properties": {
-            "queries": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"text": {"type": "string", "minLength": 3}, "style": _STR,
-                                   "needs": {"type": "string", "enum": ["weak", "strong"]}, "calls": _CALLS,
-                                   "answer": _STR},
-                    "required": ["text", "style", "needs", "calls"],
-                },
-            }
-        },
-        "required": ["queries"],
-    },
-    "arguments": {
-        "type": "object",
-        "properties": {"arguments": {"type": "object"}},
-        "required": ["arguments"],
-    },
-    "verify": {
-        "type": "object",
-        "properties": {
-            "verdicts": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"index": {"type": "integer"}, "accept": {"type": "boolean"}, "reason": _STR},
-                    "required": ["index", "accept"],
-                },
-            },
-            "upgrade": {"type": "object", "properties": {"stronger": {"type": "boolean"}, "reason": _STR},
-                        "required": ["stronger"]},
-        },
-        "required": ["verdicts"],
-    },
-}
-"""Step name -> the JSON Schema its reply must match."""
+"""An OpenAI function as a step's response schema requires it (the full checks: :func:`function_problems`)."""
 
 
 @lru_cache(maxsize=64)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,28 +21,20 @@ from tooldojo.runs import (
     write_jsonl,
     write_text,
 )
+from tooldojo.synth.aio import run_coroutine
 from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.catalog import catalog_dir, catalog_stats, load_catalog
 from tooldojo.synth.config import OFFLINE, SynthConfig
 from tooldojo.synth.generate import Synthesizer, SynthResult
 from tooldojo.synth.schemas import function_problems, normalize_function
 from tooldojo.synth.seeds import read_seed_set
-from tooldojo.synth.teacher import Teacher, check_reachable, make_teacher, resolve_api_key
+from tooldojo.synth.teacher import Teacher, check_reachable, resolve_api_key
+from tooldojo.synth.teachers import make_teacher
 from tooldojo.synth.templates import TemplateSet
 
 STAGE = "synth"
 OFFLINE_TEMPLATES_NOTE = ("the offline teacher answers from the seed catalog whatever the prompts say: the template "
                           "set changes provenance and hashes, not the data; use a teacher model to ablate templates")
-
-
-def _run_coroutine(coro):
-    """``asyncio.run``, also from inside a running loop (e.g. a notebook): then in a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 class _RichProgress:
@@ -157,8 +147,7 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
     cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache and not on_ray else None
     bar = _RichProgress(expected_requests(config, len(domains), None if strong_tools is None else len(strong_tools))) \
         if progress else None
-    teacher = make_teacher(config.teacher, seed=seed, cache=cache, templates=templates, progress=bar,
-                           catalog_folder=catalog_folder)
+    teacher = make_teacher(config.teacher, seed=seed, cache=cache, progress=bar, catalog_folder=catalog_folder)
     synth = Synthesizer(config.model_copy(update={"domains": domains or None}), teacher, templates, plan.catalog,
                         seed=seed, seed_queries=seed_queries)
     try:
@@ -169,9 +158,9 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
                                 catalog_folder=catalog_folder, progress=bar)
         elif bar is not None:
             with bar:
-                result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
+                result = run_coroutine(_synthesize(synth, teacher, strong_tools))
         else:
-            result = _run_coroutine(_synthesize(synth, teacher, strong_tools))
+            result = run_coroutine(_synthesize(synth, teacher, strong_tools))
     except (ToolDojoError, KeyboardInterrupt) as err:
         stopped = isinstance(err, TeacherError | KeyboardInterrupt)  # the teacher, the cost cap, Ctrl-C
         _record_state(st, "interrupted" if stopped else "failed", err, teacher)
@@ -247,7 +236,8 @@ def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: boo
               seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> tuple[SynthInputs, StageRun, bool]:
     """Every check that needs no answer from the teacher, before ``stage_dir`` is touched:
     :func:`resolve_inputs`, the cost cap's prices and the key (the input's own faults first), a finished
-    run with another config (refused unless ``force``), and that the teacher's server is reachable. Returns the inputs, the stage bookkeeping and whether it is up to date."""
+    run with another config (refused unless ``force``), and that the teacher's server is reachable.
+    Returns the inputs, the stage bookkeeping and whether it is up to date."""
     inputs = resolve_inputs(config, seed=seed, strong_tools=strong_tools, seed_queries=seed_queries)
     st = StageRun(stage_dir, STAGE, config, inputs=inputs.fingerprints)
     if not force and st.up_to_date():
@@ -260,7 +250,7 @@ def preflight(config: SynthConfig, stage_dir: Path, *, seed: int = 0, force: boo
         resolve_api_key(config.teacher)
     _refuse_replacing(st, force)
     if config.teacher.model != OFFLINE:
-        _run_coroutine(check_reachable(config.teacher.base_url))
+        run_coroutine(check_reachable(config.teacher.base_url))
     return inputs, st, False
 
 

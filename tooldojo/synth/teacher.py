@@ -1,10 +1,12 @@
-"""The teacher: one request/reply path shared by the HTTP teacher and the offline teacher.
+"""The teacher: an LLM client that knows no prompts; one request/reply path shared by the HTTP teacher and
+the offline teacher (the factory that picks one: :mod:`tooldojo.synth.teachers`).
 
-A :class:`TeacherRequest` carries the rendered chat messages, the step's response JSON schema and the
-structured variables the template was rendered from (``variables`` feed the offline teacher and are never
-sent). :meth:`Teacher.ask` looks the request up in the response cache, otherwise sends it, parses the reply
-(repairing code fences and surrounding prose), validates it against the schema, and re-asks once with the
-errors (``reask.jinja``) when it does not validate. A reply that still fails is counted and logged, and
+A :class:`~tooldojo.synth.request.TeacherRequest`, built by a step (:mod:`tooldojo.synth.steps`), carries the
+rendered chat messages, the step's response JSON schema, its re-ask and the structured variables the template
+was rendered from (``variables`` feed the offline teacher and are never sent). :meth:`Teacher.ask` looks the
+request up in the response cache, otherwise sends it, parses the reply (repairing code fences and surrounding
+prose), validates it against the schema, and re-asks once with the errors (the request's re-ask) when it does
+not validate. A reply that still fails is counted and logged, and
 ``ask`` returns no data for it. Only replies that validate enter the cache, so a rerun asks again for every
 request that failed or was answered badly.
 
@@ -35,36 +37,25 @@ import re
 import ssl
 import time
 from collections import defaultdict, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import openai
 
 from tooldojo.errors import TeacherError
-from tooldojo.records import stable_id
 from tooldojo.synth.cache import ResponseCache, cache_key
-from tooldojo.synth.config import OFFLINE, TeacherConfig
+from tooldojo.synth.config import TeacherConfig
+from tooldojo.synth.request import TeacherRequest
 from tooldojo.synth.schemas import schema_errors
+from tooldojo.synth.steps import STEPS
+from tooldojo.synth.steps.reask import follow_up
 
 log = logging.getLogger("tooldojo.synth")
 
 _STEP: contextvars.ContextVar[str] = contextvars.ContextVar("tooldojo_teacher_step", default="")
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"}
-
-
-@dataclass
-class TeacherRequest:
-    """One teacher request: ``messages`` are sent; ``variables`` are for the offline teacher only."""
-
-    step: str
-    messages: list[dict[str, str]]
-    schema: dict[str, Any]
-    variables: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def prompt_hash(self) -> str:
-        return stable_id(self.messages)
 
 
 @dataclass
@@ -173,6 +164,20 @@ def estimate_tokens(messages: list[dict[str, Any]]) -> int:
     return sum(len(str(m.get("content") or "")) for m in messages) // 4 + 4 * len(messages)
 
 
+@lru_cache(maxsize=1)
+def _shipped_templates():
+    from tooldojo.synth.templates import TemplateSet
+
+    return TemplateSet()
+
+
+def _reask(request: TeacherRequest, error: str) -> list[dict[str, str]]:
+    """The request's re-ask messages (the shipped ``reask.jinja`` for a request built without one)."""
+    if request.reask is not None:
+        return request.reask(error)
+    return follow_up(_shipped_templates(), error, request.schema)
+
+
 # ---- the shared request path -------------------------------------------------------------------------
 class Teacher:
     """Cache, parse, validate, re-ask, account. Subclasses implement :meth:`_send`."""
@@ -180,13 +185,10 @@ class Teacher:
     model_label = ""
 
     def __init__(self, cfg: TeacherConfig, *, seed: int = 0, cache: ResponseCache | None = None,
-                 templates=None, progress: Progress | None = None):
-        from tooldojo.synth.templates import TemplateSet
-
+                 progress: Progress | None = None):
         self.cfg = cfg
         self.seed = seed
         self.cache = cache if cfg.cache else None
-        self.templates = templates or TemplateSet()
         self.progress = progress
         self.stats: dict[str, StepStats] = defaultdict(StepStats)
         self.model_label = cfg.model
@@ -320,7 +322,7 @@ class Teacher:
             if data is None:
                 st.reasks += 1
                 follow = [*request.messages, {"role": "assistant", "content": content or ""},
-                          *self.templates.render("reask", error=error, schema=request.schema)]
+                          *_reask(request, error)]
                 content, cached2, key2 = await self._complete(follow, request)
                 cached = cached and cached2
                 data, error, repaired = parse_reply(content, request.schema)
@@ -357,7 +359,7 @@ class Teacher:
         """Per-step and total accounting (tokens, requests, retries, failures, cost when priced)."""
         out: dict[str, Any] = {}
         total = StepStats()
-        order = ("tools", "upgrade", "weaken", "queries", "arguments", "verify")
+        order = tuple(STEPS)
         for step in sorted(self.stats, key=lambda s: (order.index(s) if s in order else len(order), s)):
             total.add(self.stats[step])
             out[step] = self._with_cost(self.stats[step])
@@ -675,14 +677,3 @@ def _error_message(err: Any) -> str:
         if inner.get("message"):
             return str(inner["message"])
     return str(err).splitlines()[0][:200]
-
-
-def make_teacher(cfg: TeacherConfig, *, seed: int = 0, cache: ResponseCache | None = None, templates=None,
-                 progress: Progress | None = None, catalog_folder: str | None = None) -> Teacher:
-    """The offline teacher for ``model == "offline"``, else the HTTP teacher."""
-    if cfg.model == OFFLINE:
-        from tooldojo.synth.offline import OfflineTeacher
-
-        return OfflineTeacher(cfg, seed=seed, cache=cache, templates=templates, progress=progress,
-                              catalog_folder=catalog_folder)
-    return OpenAITeacher(cfg, seed=seed, cache=cache, templates=templates, progress=progress)

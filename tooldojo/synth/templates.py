@@ -1,7 +1,7 @@
 """The teacher's prompt templates: Jinja files in ``tooldojo/templates/``, overridable per file.
 
-Each template ``<name>.jinja`` defines two blocks, ``system`` and ``user``; rendering one gives the chat
-messages of a teacher request. Templates render with ``StrictUndefined`` (a missing variable is an error,
+Each template ``<name>.jinja`` (one per teacher step, :data:`~tooldojo.synth.steps.TEMPLATE_NAMES`) defines
+two blocks, ``system`` and ``user``; rendering one gives the chat messages of a teacher request. Templates render with ``StrictUndefined`` (a missing variable is an error,
 never an empty string) and declare their version in a first-line comment ``{# version: N #}``.
 
 A user points ``--templates DIR`` (``synth.templates``) at a folder holding copies of any subset of the
@@ -21,22 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import ConfigError
-
-TEMPLATE_NAMES = ("tools", "upgrade", "weaken", "queries", "arguments", "verify", "reask")
-"""Every teacher prompt tooldojo renders, one ``<name>.jinja`` file each."""
-
-TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
-    "tools": frozenset({"domain", "domain_description", "count", "examples", "avoid"}),
-    "upgrade": frozenset({"domain", "tool", "examples"}),
-    "weaken": frozenset({"tool", "domains", "examples"}),
-    "queries": frozenset({"domain", "weak", "strong", "gap", "plan", "styles", "examples", "example_family",
-                          "seed_queries"}),
-    "arguments": frozenset({"query", "tool", "arguments", "errors"}),
-    "verify": frozenset({"domain", "weak", "strong", "gap", "queries", "coverage"}),
-    "reask": frozenset({"error", "schema"}),
-}
-"""The variables each step renders its template with (``docs/synth.md``); :meth:`TemplateSet.check`
-refuses a template that uses any other."""
+from tooldojo.synth.steps import TEMPLATE_NAMES, TEMPLATE_VARIABLES
 
 _VERSION = re.compile(r"\{#-?\s*version:\s*([\w.\-]+)\s*-?#\}")
 
