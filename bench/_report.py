@@ -13,6 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tooldojo.reporting import md_table
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADER = "# Benchmarks\n\nMeasured by the scripts under `bench/`; each section says where and when it was measured.\n"
 
@@ -55,9 +57,7 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
             return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.0f}"
         return str(v)
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
+    return md_table(columns, [[r.get(c, "") for c in columns] for r in rows], fmt)
 
 
 def write_section(name: str, title: str, body: str, *, doc: Path = DOC, measured: str | None = None) -> str:

@@ -14,7 +14,9 @@ Accepted forms, in order of precedence:
 - a text that is nothing but Python-style calls, ``[f(a=1), g(b=2)]`` (Llama 3.2, BFCL prompting);
 - OpenAI ``tool_calls`` from an endpoint (:func:`from_openai_tool_calls`).
 
-Nothing here raises on bad model output: problems are reported in :attr:`Parsed.errors`.
+Nothing here raises on bad model output: problems are reported in :attr:`Parsed.errors`. The readers of
+one call object (:func:`call_from_obj`) and of Python-style calls (:func:`calls_from_python`) also serve the
+dataset importers (``formats/parsing.py``), which read the same forms from dataset rows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,32 +78,45 @@ class Parsed:
                 "errors": self.errors, "well_formed": self.well_formed, "section": self.section}
 
 
-def _call_from_obj(obj: Any) -> ToolCall:
+def call_from_obj(obj: Any, loads: Callable[[str], Any] = json.loads) -> ToolCall:
+    """One call from ``{"name", "arguments"}`` (arguments possibly a string read by ``loads``, or under
+    ``parameters``), also OpenAI's ``{"function": {...}}``. Raises ``ValueError`` naming the problem."""
     if not isinstance(obj, dict):
-        raise ValueError(f"a call must be a JSON object, got {type(obj).__name__}")
+        raise ValueError("a tool call must be an object")
     if "function" in obj and isinstance(obj["function"], dict):  # OpenAI tool_calls entry
         obj = obj["function"]
     name = obj.get("name")
     if not isinstance(name, str) or not name:
-        raise ValueError("a call needs a string 'name'")
+        raise ValueError("a tool call has no name")
     args = obj.get("arguments", obj.get("parameters", {}))
     if isinstance(args, str):  # OpenAI sends arguments as a JSON string
-        args = json.loads(args) if args.strip() else {}
+        args = loads(args) if args.strip() else {}
     if args is None:
         args = {}
     if not isinstance(args, dict):
-        raise ValueError(f"'arguments' of {name} must be an object")
+        raise ValueError(f"arguments of a call to {name} must be an object")
     return ToolCall(name, args)
 
 
 def _calls_from_json_text(text: str) -> list[ToolCall]:
     data = json.loads(text)
     items = data if isinstance(data, list) else [data]
-    return [_call_from_obj(item) for item in items]
+    return [call_from_obj(item) for item in items]
 
 
-def _calls_from_python(text: str) -> list[ToolCall]:
-    tree = ast.parse(text.strip(), mode="eval").body
+def calls_from_python(text: str, names: Iterable[str] = ()) -> list[ToolCall]:
+    """``[f(a=1), g(b="x")]`` (or one call without brackets) -> calls; values are Python literals or JSON
+    spellings (``true``/``false``/``null``). Names may hold spaces, dots or dashes when they are among ``names``
+    (the offered tools). Raises ``SyntaxError``/``ValueError`` naming the problem."""
+    body = text.strip()
+    placeholders: dict[str, str] = {}
+    for i, name in enumerate(sorted(set(names), key=len, reverse=True)):
+        token = f"__tooldojo_fn_{i}__"
+        pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"\s*\(")
+        if pattern.search(body):
+            body = pattern.sub(token + "(", body)
+            placeholders[token] = name
+    tree = ast.parse(body, mode="eval").body
     nodes = tree.elts if isinstance(tree, (ast.Tuple, ast.List)) else [tree]
     calls = []
     for node in nodes:
@@ -114,14 +130,20 @@ def _calls_from_python(text: str) -> list[ToolCall]:
             if kw.arg is None:
                 raise ValueError("**kwargs is not allowed")
             args[kw.arg] = _literal(kw.value)
-        calls.append(ToolCall(name, args))
+        calls.append(ToolCall(placeholders.get(name, name), args))
     return calls
 
 
 def _literal(node: ast.AST) -> Any:
+    """A literal value, accepting JSON's ``true``/``false``/``null`` at any depth; tuples read as lists."""
     if isinstance(node, ast.Name) and node.id in ("true", "false", "null"):  # JSON spellings
         return {"true": True, "false": False, "null": None}[node.id]
-    return ast.literal_eval(node)
+    if isinstance(node, ast.List):
+        return [_literal(n) for n in node.elts]
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+    value = ast.literal_eval(node)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _bare_json_calls(text: str) -> list[ToolCall]:
@@ -135,7 +157,7 @@ def _bare_json_calls(text: str) -> list[ToolCall]:
         items = obj if isinstance(obj, list) else [obj]
         if items and all(isinstance(i, dict) and ("name" in i or "function" in i) for i in items):
             try:
-                return [_call_from_obj(i) for i in items]
+                return [call_from_obj(i) for i in items]
             except (ValueError, json.JSONDecodeError):
                 continue
     return []
@@ -162,7 +184,7 @@ def _calls_from_tool_call_variant(body: str) -> list[ToolCall]:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return []
     try:
-        return [_call_from_obj(item) for item in (data if isinstance(data, list) else [data])]
+        return [call_from_obj(item) for item in (data if isinstance(data, list) else [data])]
     except (ValueError, json.JSONDecodeError):
         return []
 
@@ -174,7 +196,7 @@ def _bare_python_calls(text: str) -> list[ToolCall]:
     if not body or not re.match(r"^\[?\s*[A-Za-z_][\w.]*\s*\(", body):
         return []
     try:
-        return _calls_from_python(body)
+        return calls_from_python(body)
     except (SyntaxError, ValueError):
         return []
 
@@ -214,7 +236,7 @@ def parse_output(text: str) -> Parsed:
             out.calls = _calls_from_json_text(body)
         except (ValueError, json.JSONDecodeError):
             try:
-                out.calls = _calls_from_python(body)
+                out.calls = calls_from_python(body)
             except (SyntaxError, ValueError) as err:
                 if body and "(" not in body:  # a direct reply in prose
                     out.calls = [ToolCall(GENERATE_RESPONSE, {"response": body})]
@@ -248,7 +270,7 @@ def from_openai_tool_calls(tool_calls: list[Any] | None, content: str | None = N
     for tc in tool_calls:
         obj = tc if isinstance(tc, dict) else tc.model_dump()
         try:
-            out.calls.append(_call_from_obj(obj))
+            out.calls.append(call_from_obj(obj))
         except (ValueError, json.JSONDecodeError) as err:
             out.errors.append(f"tool_calls: {err}")
             out.well_formed = False

@@ -144,3 +144,19 @@ def test_rank_verdicts_hand_computed():
     single = score_rank(parse_result("<ranking>[\"generate_response\"]</ranking>", None),
                         {**ROW, "gold_ranking": ["generate_response"]})
     assert single["exact"] and single["pairwise"] is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[weather_now(city="Paris", days=(1, 2), opts={"metric": true})]',
+     {"name": "weather_now", "arguments": {"city": "Paris", "days": [1, 2], "opts": {"metric": True}}}),
+    ("[get weather(city='Oslo', hourly=null)]", {"name": "get weather", "arguments": {"city": "Oslo", "hourly": None}}),
+])
+def test_importer_and_evaluator_read_python_calls_alike(text, expected):
+    """The dataset importers and the evaluator share one reader of Python-style calls (JSON spellings at any
+    depth, tuples as lists, offered names with spaces)."""
+    from tooldojo.formats.parsing import python_calls
+    from tooldojo.toolcalls import calls_from_python
+
+    names = ["weather_now", "get weather"]
+    assert python_calls(text, names) == [expected]
+    assert [c.to_dict() for c in calls_from_python(text, names)] == [expected]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -157,3 +158,31 @@ def test_trl_reward_functions_read_dataset_columns_and_step():
     rw.step = 10
     assert rw.tool_fn(completions=[RIGHT], gold_tool=["map_search"], gold_arguments=[GOLD_ARGS], tools=[None])[0] == \
         pytest.approx(R.sigma(10, 0.1, 0.5, 10) * 1 + (1 - R.sigma(10, 0.1, 0.5, 10)) * 0.5)
+
+
+def test_reward_doctests():
+    import doctest
+    assert doctest.testmod(R).failed == 0
+
+
+BEFORE = json.loads((Path(__file__).parent / "data" / "rewards_before_16.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", BEFORE["cases"], ids=lambda c: f"{c['call_format']}-k{c['kappa']}-t{c['step']}")
+@pytest.mark.parametrize("tool_first", [False, True])
+def test_same_values_as_before_the_plain_functions(case, tool_first):
+    """The plain functions give the values, statistics and samples the old closures with their shared cache gave
+    (recorded in data/rewards_before_16.json), in either call order."""
+    from trl.trainer.utils import get_callable_name  # how TRL names (and logs) a reward function
+
+    rw = R.ToolZeroRewards(call_format=case["call_format"], kappa=case["kappa"], midpoint=case["midpoint"],
+                           max_steps=case["max_steps"], log_samples=2)
+    kwargs = {k: BEFORE[k] for k in ("completions", "prompts", "gold_tool", "gold_arguments", "tools")}
+    kwargs["trainer_state"] = SimpleNamespace(global_step=case["step"])
+    calls = [rw.tool_fn, rw.format_fn] if tool_first else [rw.format_fn, rw.tool_fn]
+    got = {get_callable_name(f): f(completion_ids=None, **kwargs) for f in calls}
+    assert got == {"reward_format": case["reward_format"], "reward_tool": case["reward_tool"]}
+    assert R.reward_tool(**kwargs, kappa=case["kappa"], midpoint=case["midpoint"], max_steps=case["max_steps"]) \
+        == case["reward_tool"]
+    assert rw.pop_stats() == case["stats"]
+    assert rw.pop_samples() == case["samples"]

@@ -181,7 +181,7 @@ def cell(r: dict[str, Any] | None) -> str:
 
 
 def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> str:
-    from tooldojo.eval.report import md_table
+    from tooldojo.reporting import md_table
 
     variants = record["variants"]
     names = list(variants)

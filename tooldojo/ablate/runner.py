@@ -191,7 +191,7 @@ def plan(cfg: PipelineConfig, *, bfcl: bool, sizes: dict[str, int] | None = None
 
 
 def plan_table(steps: list[Step]) -> str:
-    from tooldojo.eval.report import md_table
+    from tooldojo.reporting import md_table
 
     total = sum(s.planned for s in steps)
     rows = [[s.title, f"{s.planned / 60:.1f}"] for s in steps] + [["**total**", f"{total / 60:.1f}"]]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import DataError
-from tooldojo.eval.report import md_table
+from tooldojo.reporting import md_table
 
 COMPARED = [
     ("select", "tool_accuracy", "Tool-selection accuracy"),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.eval.plots import ordered_kinds
+from tooldojo.reporting import md_table
 
 SELECT_TABLE = [("n", "n"), ("tool_accuracy", "tool acc"), ("strong_preference", "strong pref"),
                 ("arg_key_precision", "key P"), ("arg_key_recall", "key R"), ("arg_value_accuracy", "value acc"),
@@ -29,22 +30,6 @@ both examples are. Ranking (stage-1 task): *exact*: the ranking up to `generate_
 ranking; *top-1*: the first item is the gold best tool; *pairwise*: share of the gold ranking's ordered pairs
 in the same order (items missing count wrong; queries whose gold ranking has a single item are left out).
 """
-
-
-def fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-def md_table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _metric_rows(groups: list[tuple[list[str], dict[str, Any]]], cols: list[tuple[str, str]]) -> list[list[Any]]:

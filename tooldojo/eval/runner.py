@@ -109,27 +109,17 @@ def generate_all(generator: Generator, items: list[EvalItem], *, partial: Path, 
     Returns (all outputs by key, results that failed transiently, generation seconds). Shows a progress bar
     with throughput and ETA.
     """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from tooldojo.reporting import progress_bar
 
     todo = [it for it in items if it.key not in done]
     failed: list[GenResult] = []
     if not todo:
         return done, failed, 0.0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[rate]} ex/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     t0 = time.perf_counter()
     partial.parent.mkdir(parents=True, exist_ok=True)
     with open(partial, "a", encoding="utf-8") as fh, \
-            Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+            progress_bar("{task.description}", "bar", "count", "percent", "{task.fields[rate]} ex/s", "elapsed",
+                         "ETA", "remaining") as progress:
         bar = progress.add_task(description, total=len(todo), rate="–")
         finished = 0
 

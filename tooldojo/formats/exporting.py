@@ -36,6 +36,7 @@ from tooldojo.formats import hermes, openai, xlam
 from tooldojo.formats.files import check_out_dir, write_rows
 from tooldojo.formats.importing import is_import_dir, read_import
 from tooldojo.formats.model import Conversation, ImportResult
+from tooldojo.reporting import md_table
 from tooldojo.runs import Manifest, StageRun, file_fingerprint, read_manifest, write_text
 
 ExportFormat = Literal["trl", "hermes", "xlam", "stages"]
@@ -171,11 +172,10 @@ def dataset_card(fmt: str, files: dict[str, dict[str, tuple[str, int]]], source_
                for c, splits in files.items()]
     meta = yaml.safe_dump({"configs": configs, "tags": ["tool-calling", "function-calling", "tooldojo"]},
                           sort_keys=False)
-    lines = ["| config | split | rows |", "|---|---|---|"]
-    lines += [f"| {c} | {s} | {n} |" for c, splits in files.items() for s, (_, n) in splits.items()]
+    table = md_table(["config", "split", "rows"], [[c, s, n] for c, splits in files.items() for s, (_, n) in splits.items()])
     first = next(iter(files))
     return (f"---\n{meta}---\n\n# {source_name} ({fmt})\n\nExported by `tooldojo export --format {fmt}`. "
-            f"{_CARD_INTRO[fmt]}\n\n" + "\n".join(lines) +
+            f"{_CARD_INTRO[fmt]}\n\n" + table +
             f"\n\n```python\nfrom datasets import load_dataset\nds = load_dataset(\"<this folder or repo>\", "
             f"\"{first}\")\n```\n")
 

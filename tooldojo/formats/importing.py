@@ -218,10 +218,9 @@ def import_source(source: str | Path, format: str | None = "auto", *, subset: st
 def _progress(enabled: bool):
     if not enabled:
         return None
-    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from tooldojo.reporting import progress_bar
 
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=True)
+    bar = progress_bar("spinner", "{task.description}", "count", "elapsed", stderr=False, transient=True)
     bar.start()
     return bar
 

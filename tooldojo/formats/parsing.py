@@ -3,7 +3,8 @@
 Datasets write tool lists and calls as JSON, as Python literals (``{'name': 'f', 'arguments': {...}}``,
 ``True``/``None``), as several JSON objects one after another, with the arguments as a JSON string, or as
 Python-style calls (``[get_weather(city="Paris")]``, names possibly with spaces or dots). These helpers read
-all of them and raise :class:`~tooldojo.formats.model.RowError` with a reason otherwise.
+all of them and raise :class:`~tooldojo.formats.model.RowError` with a reason otherwise. Calls are read by
+the same readers as model outputs (:mod:`tooldojo.toolcalls`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 from typing import Any
 
 from tooldojo.formats.model import RowError
+from tooldojo.toolcalls import call_from_obj as read_call
+from tooldojo.toolcalls import calls_from_python
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
 _OPEN = re.compile(r"[\[{]")
@@ -93,21 +96,15 @@ def _looks_like_tool(v: Any) -> bool:
 def call_from_obj(obj: Any) -> dict[str, Any]:
     """``{"name", "arguments"}`` (arguments possibly a JSON string, or under ``parameters``), also OpenAI's
     ``{"function": {...}}`` -> ``{"name", "arguments": dict}``."""
-    if not isinstance(obj, dict):
-        raise RowError(f"a tool call must be an object: {_clip(repr(obj))}")
-    if isinstance(obj.get("function"), dict):
-        obj = obj["function"]
-    name = obj.get("name")
-    if not isinstance(name, str) or not name.strip():
+    try:
+        call = read_call(obj, lambda text: loads_loose(text, "call arguments"))
+    except RowError:
+        raise
+    except ValueError as err:
+        raise RowError(f"{err}: {_clip(repr(obj))}") from None
+    if not call.name.strip():
         raise RowError(f"a tool call has no name: {_clip(repr(obj))}")
-    args = obj.get("arguments", obj.get("parameters", {}))
-    if isinstance(args, str):
-        args = loads_loose(args, "call arguments") if args.strip() else {}
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        raise RowError(f"arguments of a call to {name} must be an object: {_clip(repr(args))}")
-    return {"name": name.strip(), "arguments": args}
+    return {"name": call.name.strip(), "arguments": call.arguments}
 
 
 def tool_call_blocks(text: str) -> list[dict[str, Any]] | None:
@@ -126,47 +123,12 @@ def tool_call_blocks(text: str) -> list[dict[str, Any]] | None:
 def python_calls(text: str, names: list[str]) -> list[dict[str, Any]]:
     """``[f(a=1), g(b="x")]`` (or one call without brackets) -> calls. Names may hold spaces, dots or
     dashes when they are among ``names`` (the offered tools)."""
-    body = text.strip()
-    placeholders: dict[str, str] = {}
-    for i, name in enumerate(sorted(set(names), key=len, reverse=True)):
-        token = f"__tooldojo_fn_{i}__"
-        pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"\s*\(")
-        if pattern.search(body):
-            body = pattern.sub(token + "(", body)
-            placeholders[token] = name
     try:
-        tree = ast.parse(body, mode="eval").body
+        return [c.to_dict() for c in calls_from_python(text, names)]
     except SyntaxError as err:
         raise RowError(f"unreadable call list: {err.msg} in {_clip(text)}") from None
-    nodes = tree.elts if isinstance(tree, (ast.List, ast.Tuple)) else [tree]
-    calls = []
-    for node in nodes:
-        if not isinstance(node, ast.Call):
-            raise RowError(f"unreadable call list: expected name(arg=value) in {_clip(text)}")
-        if node.args:
-            raise RowError(f"unreadable call list: positional arguments in {_clip(text)}")
-        fname = ast.unparse(node.func)
-        args = {}
-        for kw in node.keywords:
-            if kw.arg is None:
-                raise RowError(f"unreadable call list: **kwargs in {_clip(text)}")
-            args[kw.arg] = _literal(kw.value, text)
-        calls.append({"name": placeholders.get(fname, fname), "arguments": args})
-    return calls
-
-
-def _literal(node: ast.AST, text: str) -> Any:
-    if isinstance(node, ast.Name) and node.id in ("true", "false", "null"):
-        return {"true": True, "false": False, "null": None}[node.id]
-    if isinstance(node, ast.List):
-        return [_literal(n, text) for n in node.elts]
-    if isinstance(node, ast.Dict):
-        return {_literal(k, text): _literal(v, text) for k, v in zip(node.keys, node.values, strict=True)}
-    try:
-        value = ast.literal_eval(node)
-    except ValueError:
-        raise RowError(f"unreadable call list: a value is not a literal in {_clip(text)}") from None
-    return list(value) if isinstance(value, tuple) else value
+    except ValueError as err:
+        raise RowError(f"unreadable call list: {err} in {_clip(text)}") from None
 
 
 def _clip(text: str, n: int = 80) -> str:

@@ -151,19 +151,10 @@ class RichProgress(TrainerCallback):
         self.task = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from tooldojo.reporting import progress_bar
 
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                                 console=Console(stderr=True), transient=False)
+        self.progress = progress_bar("[bold]{task.description}", "bar", "count", "elapsed", "remaining",
+                                     "{task.fields[info]}")
         self.progress.start()
         self.task = self.progress.add_task(self.label, total=state.max_steps, completed=state.global_step, info="")
 

@@ -13,7 +13,8 @@
 - :func:`sigma`: ``1 / (1 + exp(-kappa (t - m)))``, ``m`` in steps or as a fraction of ``max_steps``.
 
 Outputs are read with :func:`tooldojo.toolcalls.parse_output`, exactly as the evaluator reads them.
-:class:`ToolZeroRewards` wraps the functions for TRL's ``GRPOTrainer`` and keeps per-step statistics.
+:func:`reward_format` and :func:`reward_tool` are the two TRL reward functions (pure, each computing its own
+term); :class:`ToolZeroRewards` binds them to a run's settings and keeps per-step statistics.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tooldojo.records import GENERATE_RESPONSE
@@ -238,13 +240,59 @@ def score(completion: Any, gold_tool: str | Sequence[Any], gold_arguments: str |
 
 # --------------------------------------------------------------------------------------- TRL reward funcs
 
-class ToolZeroRewards:
-    """The reward functions TRL's ``GRPOTrainer`` calls, plus per-step statistics for the logs.
+def _step(trainer_state: Any, step: int) -> int:
+    """The training step: TRL's ``trainer_state.global_step`` when passed, else ``step``."""
+    return int(getattr(trainer_state, "global_step", step)) if trainer_state is not None else step
 
-    ``reward_funcs=[rewards.format_fn, rewards.tool_fn]`` (weights 1 and 1, so TRL's ``reward`` is ``R``).
-    Both read the dataset columns ``gold_tool``, ``gold_arguments`` and ``tools`` that TRL passes as keyword
-    arguments; the step comes from ``trainer_state`` (TRL >= 0.16) or from :attr:`step`, which the training
-    callback keeps current for other versions.
+
+def breakdowns(completions: Sequence[Any], gold_tool: Sequence[Any] | None = None,
+               gold_arguments: Sequence[Any] | None = None, tools: Sequence[Any] | None = None, *,
+               call_format: str = "json", step: int = 0, kappa: float = 0.1, midpoint: float = 25,
+               max_steps: int | None = None) -> list[RewardBreakdown]:
+    """:func:`score` for a batch of TRL completions with their dataset columns (a missing ``gold_tool`` is
+    ``generate_response``, missing ``gold_arguments`` are ``{}``)."""
+    n = len(completions)
+    return [score(completion_text(c), gt, ga, tools=tl, call_format=call_format, step=step, kappa=kappa,
+                  midpoint=midpoint, max_steps=max_steps)
+            for c, gt, ga, tl in zip(completions, gold_tool or [GENERATE_RESPONSE] * n,
+                                     gold_arguments or ["{}"] * n, tools or [None] * n, strict=True)]
+
+
+def reward_format(completions: Sequence[Any], call_format: str = "json", **kwargs: Any) -> list[float]:
+    """TRL reward function for ``R_format``: :func:`format_reward` of each completion.
+
+    >>> reward_format(['<think>map fits</think><tool_call>{"name": "map_search", "arguments": {}}</tool_call>',
+    ...                'I would use map_search.'])
+    [1.0, 0.0]
+    """
+    return [format_reward(c, call_format) for c in completions]
+
+
+def reward_tool(completions: Sequence[Any], gold_tool: Sequence[Any] | None = None,
+                gold_arguments: Sequence[Any] | None = None, tools: Sequence[Any] | None = None,
+                trainer_state: Any = None, *, step: int = 0, kappa: float = 0.1, midpoint: float = 25,
+                max_steps: int | None = None, **kwargs: Any) -> list[float]:
+    """TRL reward function for ``R_tool = sigma(t) r_strict + (1 - sigma(t)) r_general`` of each completion
+    against the dataset columns ``gold_tool``/``gold_arguments``/``tools``; ``t`` is ``trainer_state``'s step
+    (else ``step``).
+
+    >>> right = '<think>.</think><tool_call>{"name": "map_search", "arguments": {"q": "cafe"}}</tool_call>'
+    >>> reward_tool([right, 'no idea'], ["map_search"] * 2, ['{"q": "cafe"}'] * 2, step=25, kappa=0.1, midpoint=25)
+    [0.75, -0.25]
+    """
+    return [b.tool for b in breakdowns(completions, gold_tool, gold_arguments, tools,
+                                       step=_step(trainer_state, step), kappa=kappa, midpoint=midpoint,
+                                       max_steps=max_steps)]
+
+
+class ToolZeroRewards:
+    """Tool-Zero's reward functions bound to a run's settings, for TRL's ``GRPOTrainer``, plus per-step
+    statistics for the logs.
+
+    ``reward_funcs=[rewards.format_fn, rewards.tool_fn]`` (weights 1 and 1, so TRL's ``reward`` is ``R``; TRL
+    logs them as ``reward_format`` and ``reward_tool``). Each computes its own term, in any call order; ``tool_fn``
+    also records every term of its batch for :meth:`pop_stats` and :meth:`pop_samples`. The step comes from
+    ``trainer_state`` (TRL >= 0.16) or from :attr:`step`, which the training callback keeps current.
     """
 
     def __init__(self, *, call_format: str = "json", kappa: float = 0.1, midpoint: float = 25,
@@ -255,49 +303,28 @@ class ToolZeroRewards:
         self.step = 0
         self._pending: list[tuple[int, RewardBreakdown]] = []
         self._samples: list[dict[str, Any]] = []
-        self._cache: dict[tuple[int, str, str, str], RewardBreakdown] = {}
+        self.format_fn = partial(reward_format, call_format=call_format)
+        self.tool_fn = self.reward_tool
 
-        def reward_format(completions, **kwargs):
-            return [b.format for b in self._breakdowns(completions, kwargs)]
-
-        def reward_tool(completions, prompts=None, **kwargs):
-            out = self._breakdowns(completions, kwargs)
-            self._pending += [(self._current_step(kwargs), b) for b in out]
-            if self.log_samples and prompts is not None:
-                for prompt, completion, b in list(zip(prompts, completions, out, strict=False))[: self.log_samples]:
-                    self._samples.append({"step": self._current_step(kwargs) + 1,
-                                          "prompt": completion_text(prompt) if not isinstance(prompt, str) else prompt,
-                                          "completion": completion_text(completion), "reward": round(b.total, 4),
-                                          "reward_format": b.format, "reward_general": round(b.general, 4),
-                                          "reward_strict": b.strict})
-            self._cache.clear()
-            return [b.tool for b in out]
-
-        self.format_fn = reward_format
-        self.tool_fn = reward_tool
-
-    def _current_step(self, kwargs: dict[str, Any]) -> int:
-        state = kwargs.get("trainer_state")
-        return int(getattr(state, "global_step", self.step)) if state is not None else self.step
+    def reward_tool(self, completions: Sequence[Any], prompts: Sequence[Any] | None = None,
+                    gold_tool: Sequence[Any] | None = None, gold_arguments: Sequence[Any] | None = None,
+                    tools: Sequence[Any] | None = None, trainer_state: Any = None, **kwargs: Any) -> list[float]:
+        """:func:`reward_tool` with this run's schedule, recording the batch's terms."""
+        step = _step(trainer_state, self.step)
+        out = breakdowns(completions, gold_tool, gold_arguments, tools, call_format=self.call_format, step=step,
+                         kappa=self.kappa, midpoint=self.midpoint, max_steps=self.max_steps)
+        self._pending += [(step, b) for b in out]
+        if self.log_samples and prompts is not None:
+            for prompt, completion, b in list(zip(prompts, completions, out, strict=False))[: self.log_samples]:
+                self._samples.append({"step": step + 1,
+                                      "prompt": completion_text(prompt) if not isinstance(prompt, str) else prompt,
+                                      "completion": completion_text(completion), "reward": round(b.total, 4),
+                                      "reward_format": b.format, "reward_general": round(b.general, 4),
+                                      "reward_strict": b.strict})
+        return [b.tool for b in out]
 
     def sigma_at(self, step: float) -> float:
         return sigma(step, self.kappa, self.midpoint, self.max_steps)
-
-    def _breakdowns(self, completions: list[Any], kwargs: dict[str, Any]) -> list[RewardBreakdown]:
-        step = self._current_step(kwargs)
-        n = len(completions)
-        gold_tool = kwargs.get("gold_tool") or [GENERATE_RESPONSE] * n
-        gold_args = kwargs.get("gold_arguments") or ["{}"] * n
-        tools = kwargs.get("tools") or [None] * n
-        out = []
-        for completion, gt, ga, tl in zip(completions, gold_tool, gold_args, tools, strict=True):
-            text = completion_text(completion)
-            key = (step, text, json.dumps(gt, sort_keys=True, default=str), ga if isinstance(ga, str) else json.dumps(ga))
-            if key not in self._cache:
-                self._cache[key] = score(text, gt, ga, tools=tl, call_format=self.call_format, step=step,
-                                         kappa=self.kappa, midpoint=self.midpoint, max_steps=self.max_steps)
-            out.append(self._cache[key])
-        return out
 
     def pop_stats(self) -> dict[str, float] | None:
         """Means of every term since the last call (``None`` if no completion was scored since)."""

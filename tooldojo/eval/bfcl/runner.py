@@ -119,7 +119,7 @@ def _summary(verdicts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def render_bfcl_report(metrics: dict[str, Any]) -> str:
-    from tooldojo.eval.report import md_table
+    from tooldojo.reporting import md_table
 
     info = metrics["info"]
     rows = [[c, m["n"], m["accuracy"]] for c, m in metrics["categories"].items()]
