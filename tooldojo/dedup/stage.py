@@ -105,12 +105,11 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     for bad in inputs.invalid:
         counts["invalid"][bad.table] += 1
 
-    fam_order: list[str] = []
     fam_tools: dict[str, dict[str, ToolRecord]] = {}
     for t in tools:
-        if t.family_id not in fam_tools:
-            fam_order.append(t.family_id)
         fam_tools.setdefault(t.family_id, {})[t.role] = t
+    fam_order = list(fam_tools)  # input order (dicts keep insertion order)
+    fam_pos = {f: i for i, f in enumerate(fam_order)}
     n_queries = Counter(q.family_id for q in queries)
     tool_by_id = {t.tool_id: t for t in tools}
     query_by_id = {q.query_id: q for q in queries}
@@ -134,7 +133,7 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     live_tools = [t for t in tools if t.family_id not in removed_fams]
     tool_ids = [t.tool_id for t in live_tools]
     priority = sorted({t.family_id for t in live_tools},
-                      key=lambda f: (-n_queries[f], -len(fam_tools[f]), fam_order.index(f)))
+                      key=lambda f: (-n_queries[f], -len(fam_tools[f]), fam_pos[f]))
     if "tools" in config.apply_to and live_tools:
         texts = [tool_text(t.function) for t in live_tools]
         stages = _filter_pairs(ops, config, texts, tool_ids, sims_t, "tools", log, progress)
@@ -243,14 +242,16 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     qgroups_by_fam: dict[str, list[list[str]]] = defaultdict(list)
     for g in qgroups:
         qgroups_by_fam[query_by_id[g[0]].family_id].append(g)
+    links_by_fam: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for lk in links.values():
+        links_by_fam[lk["a"]].append(lk)
     clusters = []
     for i, fams in enumerate(fam_groups, 1):
-        fs = set(fams)
         clusters.append({
             "cluster_id": f"c{i:04d}",
             "families": fams,
             "domains": sorted({t.domain for f in fams for t in fam_tools[f].values()}),
-            "links": [lk for lk in links.values() if lk["a"] in fs],
+            "links": [lk for f in fams for lk in links_by_fam.get(f, [])],
             "query_groups": [g for f in fams for g in qgroups_by_fam.get(f, [])],
         })
 
