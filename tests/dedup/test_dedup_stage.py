@@ -210,3 +210,33 @@ def test_cli_dedup_and_missing_upstream(tmp_path, records):
     res = runner.invoke(app, ["dedup-index", str(tmp_path / "dedup" / "queries.jsonl"), "-o", str(out), "--column", "text"])
     assert res.exit_code == 0, res.output
     assert len(LSHIndex.load(out)) == len(_jsonl(tmp_path / "dedup" / "queries.jsonl"))
+
+
+def test_cli_dedup_own_records_without_synth(tmp_path, records):
+    from tooldojo.cli import _register_stages, app
+    from tooldojo.runs import read_manifest, write_jsonl
+
+    _register_stages()
+    runner = CliRunner()
+    tools, queries = records
+    write_jsonl(tmp_path / "my_tools.jsonl", tools)
+    write_jsonl(tmp_path / "my_queries.jsonl", queries)
+    run = tmp_path / "run"
+    spec = f"{tmp_path / 'my_tools.jsonl'},{tmp_path / 'my_queries.jsonl'}"
+    # bad input: one line naming the option, and nothing written
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input", str(tmp_path / "my_tools.jsonl")])
+    assert res.exit_code == 2 and "--input" in res.output and not run.exists()
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input", spec + "x"])
+    assert res.exit_code == 2 and "file not found" in res.output and not run.exists()
+    # the same validation as synth output: a broken row stops the stage before the run folder is touched
+    lines = (tmp_path / "my_queries.jsonl").read_text().splitlines()
+    (tmp_path / "bad_queries.jsonl").write_text("\n".join([lines[0], '{"query_id": "x"}', *lines[1:]]) + "\n")
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input",
+                              f"{tmp_path / 'my_tools.jsonl'},{tmp_path / 'bad_queries.jsonl'}"])
+    assert res.exit_code == 2 and "bad_queries.jsonl:2" in res.output and not run.exists()
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input", spec])
+    assert res.exit_code == 0, res.output
+    m = read_manifest(run / "dedup")
+    assert m.status == "complete" and not (run / "synth").exists()
+    assert len(_jsonl(run / "dedup" / "queries.jsonl")) + sum(
+        r["table"] == "queries" for r in _jsonl(run / "dedup" / "removed.jsonl")) == len(queries)

@@ -357,10 +357,32 @@ def render_report(config: DedupConfig, stats: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool = False) -> Manifest:
-    """Filter ``run_dir/synth`` into ``run_dir/dedup`` (skipped when up to date unless ``force``)."""
+def input_files(spec: str) -> tuple[Path, Path]:
+    """``"tools.jsonl,queries.jsonl"`` -> the two paths, checked to exist (one line naming the problem)."""
+    from tooldojo.errors import ConfigError
+
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if len(parts) != 2:
+        raise ConfigError(f"expected two files, got {len(parts)}", field="--input",
+                          fix="pass the tools file and the queries file: --input tools.jsonl,queries.jsonl")
+    paths = (Path(parts[0]), Path(parts[1]))
+    for p in paths:
+        if not p.is_file():
+            raise ConfigError(f"file not found: {p}", field="--input",
+                              fix="pass existing JSONL files: --input tools.jsonl,queries.jsonl")
+    return paths
+
+
+def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool = False,
+              files: tuple[Path, Path] | None = None) -> Manifest:
+    """Filter ``run_dir/synth`` (or ``files``: ``(tools.jsonl, queries.jsonl)`` of records from elsewhere, with
+    the same validation) into ``run_dir/dedup`` (skipped when up to date unless ``force``). Every input row is
+    read and checked before the run folder is touched."""
     run_dir = Path(run_dir)
-    inputs = {"synth": upstream_fingerprint(run_dir / "synth", needed_by="dedup")}
+    if files is None:
+        inputs = {"synth": upstream_fingerprint(run_dir / "synth", needed_by="dedup")}
+    else:
+        inputs = {"tools": file_fingerprint(files[0]), "queries": file_fingerprint(files[1])}
     if config.minhash.reference_index:
         ref = Path(config.minhash.reference_index)
         if not ref.exists():
@@ -372,8 +394,8 @@ def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool 
     st = StageRun(run_dir / "dedup", "dedup", config, inputs=inputs)
     if not force and st.up_to_date():
         return read_manifest(st.dir)  # type: ignore[return-value]
+    data = load_inputs(run_dir / "synth", config.on_invalid, files=files)
     with st:
-        data = load_inputs(run_dir / "synth", config.on_invalid)
         if config.executor == "ray":
             from tooldojo.dedup.ray_exec import ray_filter_ops
             from tooldojo.ray_session import ray_session
