@@ -240,3 +240,38 @@ def test_cli_dedup_own_records_without_synth(tmp_path, records):
     assert m.status == "complete" and not (run / "synth").exists()
     assert len(_jsonl(run / "dedup" / "queries.jsonl")) + sum(
         r["table"] == "queries" for r in _jsonl(run / "dedup" / "removed.jsonl")) == len(queries)
+
+
+def test_semantic_ann_finds_the_exact_pairs_and_unreadable_texts_are_not_compared(tmp_path):
+    import numpy as np
+
+    from tooldojo.dedup.config import SemanticConfig
+    from tooldojo.dedup.filters import semantic_pairs
+    from tooldojo.dedup.semantic import encode_config
+
+    _, queries = catalog_records(max_families=40, per_pattern=2)
+    cfg = SemanticConfig(link_threshold=0.8, threshold=0.9)
+    emb = encode_config([q.text for q in queries], cfg)
+    exact = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg)]
+    ann = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg.model_copy(update={"exact_up_to": 0}))]
+    assert len(exact) > 50
+    assert len(set(ann) & set(exact)) >= 0.98 * len(exact) and set(ann) <= set(exact)
+    assert ann == sorted(ann)  # distinct, in (i, j) order: the same on every run and executor
+
+    # two unrelated Chinese queries (restaurant advice; an electricity-bill reminder): all-MiniLM-L6-v2 reads
+    # most of their characters as [UNK], and their embeddings come out close
+    zh = ["给我推荐几家附近评价好的餐馆", "提醒我周五交电费"]
+    unguarded = cfg.model_copy(update={"max_unknown_share": 1.0, "threshold": 0.65, "link_threshold": 0.6})
+    raw = encode_config(zh, unguarded)
+    assert float(raw[0] @ raw[1]) > 0.65
+    assert not np.any(encode_config(zh, cfg))  # guarded: zero vectors, similar to nothing
+    assert np.all(encode_config(["Find bakeries in Lisbon"], cfg))  # readable text is embedded as before
+    tools, queries = catalog_records(per_pattern=1, domains=["search"])
+    base = next(q for q in queries if q.needs == "weak")
+    extra = [base.model_copy(update={"query_id": f"zh{i}", "text": t}) for i, t in enumerate(zh)]
+    for name, sem in (("off", unguarded), ("on", unguarded.model_copy(update={"max_unknown_share": 0.5}))):
+        write_synth(tmp_path / name, tools, [*queries, *extra])
+        run_dedup(DedupConfig(semantic=sem), tmp_path / name)
+    kept = {name: {q["query_id"] for q in _jsonl(tmp_path / name / "dedup" / "queries.jsonl")} for name in ("off", "on")}
+    assert "zh1" not in kept["off"]  # without the guard, one unrelated query removes the other
+    assert {"zh0", "zh1"} <= kept["on"]

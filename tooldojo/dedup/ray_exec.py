@@ -11,7 +11,8 @@
   driver, where :mod:`tooldojo.dedup.filters` applies the keep rules (connected components, greedy keep).
 - **Embeddings**: ``map_batches`` on a pool of actors that each load the sentence-transformers model once
   (``num_gpus=1`` per actor when ``dedup.semantic.device`` is a CUDA device); the blockwise cosine pairs run
-  as one Ray task per row block (:func:`~tooldojo.dedup.semantic.row_block_pairs`).
+  as one Ray task per row block (:func:`~tooldojo.dedup.semantic.row_block_pairs`), or, above
+  ``dedup.semantic.exact_up_to`` rows, one task builds the HNSW index and one task per row range searches it.
 
 Inputs of at most :data:`~tooldojo.dedup.filters.EXACT_PAIRS_UP_TO` rows compare every pair, as the local path
 does, on the driver (cheaper than starting the shuffle; results identical by construction).
@@ -193,16 +194,18 @@ def local_text_dedup(texts: Sequence[str], cfg: Any) -> dict[str, Any]:
 class _Encoder:
     """A Ray actor's embedding model (loaded once per actor)."""
 
-    def __init__(self, model: str | None, device: str | None, batch_size: int):
+    def __init__(self, model: str | None, device: str | None, batch_size: int, max_unknown_share: float = 1.0):
         from tooldojo.dedup.semantic import load_encoder
 
         self.model, self.device, self.batch_size = model, device, batch_size
+        self.max_unknown_share = max_unknown_share
         load_encoder(model, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from tooldojo.dedup.semantic import encode
 
-        emb = encode([str(t) for t in batch["text"]], self.model, batch_size=self.batch_size, device=self.device)
+        emb = encode([str(t) for t in batch["text"]], self.model, batch_size=self.batch_size, device=self.device,
+                     max_unknown_share=self.max_unknown_share)
         return {"row": batch["row"], "emb": emb}
 
 
@@ -218,7 +221,7 @@ def ray_encode(texts: Sequence[str], cfg: Any, progress: bool = False, *, worker
     actors = max(1, min(actors, -(-len(texts) // cfg.batch_size)))
     per_block = max(cfg.batch_size, -(-len(texts) // actors))
     ds = text_dataset(texts, rows_per_block=per_block).map_batches(
-        _Encoder, fn_constructor_args=(cfg.model, cfg.device, cfg.batch_size), batch_format="numpy",
+        _Encoder, fn_constructor_args=(cfg.model, cfg.device, cfg.batch_size, cfg.max_unknown_share), batch_format="numpy",
         batch_size=None, concurrency=actors, num_gpus=1 if gpu else 0, num_cpus=0 if gpu else 1)
     out: np.ndarray | None = None
     for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
@@ -230,20 +233,45 @@ def ray_encode(texts: Sequence[str], cfg: Any, progress: bool = False, *, worker
     return out
 
 
+def _ann_index_bytes(emb: np.ndarray, m: int, ef: int) -> np.ndarray:
+    import faiss
+
+    from tooldojo.dedup.semantic import build_ann_index
+
+    return faiss.serialize_index(build_ann_index(emb, m, ef))
+
+
+def _ann_rows(index_bytes: np.ndarray, emb: np.ndarray, r0: int, r1: int, threshold: float, neighbors: int,
+              ef: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import faiss
+
+    from tooldojo.dedup.semantic import ann_row_pairs
+
+    return ann_row_pairs(faiss.deserialize_index(index_bytes), emb, r0, r1, threshold, neighbors, ef)
+
+
 def ray_semantic_pairs(emb: np.ndarray, cfg: Any, *, workers: int | None = None) -> list[Pair]:
-    """:func:`~tooldojo.dedup.filters.semantic_pairs` with one Ray task per row block (same pairs)."""
-    from tooldojo.dedup.semantic import concat_pairs, row_block_pairs
+    """:func:`~tooldojo.dedup.filters.semantic_pairs` on Ray (same pairs): exact search as one task per row
+    block; above ``cfg.exact_up_to`` rows, the HNSW index built once by a task (one thread, the same graph
+    as locally) and searched by one task per row range."""
+    from tooldojo.dedup.semantic import concat_pairs, row_block_pairs, unique_pairs
 
     ray = import_ray("dedup.executor")
-    if len(emb) <= cfg.block_size:
+    if len(emb) <= min(cfg.block_size, cfg.exact_up_to):
         i, j, s = row_block_pairs(emb, 0, cfg.link_threshold, cfg.block_size)
         return to_pairs(i, j, s, "semantic")
     ref = ray.put(emb)
-    task = ray.remote(num_cpus=1)(row_block_pairs)
-    parts = ray.get([task.remote(ref, r0, cfg.link_threshold, cfg.block_size)
-                     for r0 in range(0, len(emb), cfg.block_size)])
-    i, j, s = concat_pairs(parts)
-    return to_pairs(i, j, s, "semantic")
+    if len(emb) <= cfg.exact_up_to:
+        task = ray.remote(num_cpus=1)(row_block_pairs)
+        parts = ray.get([task.remote(ref, r0, cfg.link_threshold, cfg.block_size)
+                         for r0 in range(0, len(emb), cfg.block_size)])
+        return to_pairs(*concat_pairs(parts), "semantic")
+    index_ref = ray.remote(num_cpus=1)(_ann_index_bytes).remote(ref, cfg.ann_m, cfg.ann_ef_search)
+    per_task = -(-len(emb) // cluster_cpus(ray, workers))
+    search = ray.remote(num_cpus=1)(_ann_rows)
+    parts = ray.get([search.remote(index_ref, ref, r0, min(r0 + per_task, len(emb)), cfg.link_threshold,
+                                   cfg.neighbors, cfg.ann_ef_search) for r0 in range(0, len(emb), per_task)])
+    return to_pairs(*unique_pairs(*concat_pairs(parts)), "semantic")
 
 
 def ray_filter_ops(workers: int | None = None) -> FilterOps:
