@@ -95,10 +95,10 @@ def ann_row_pairs(index: Any, emb: np.ndarray, r0: int, r1: int, threshold: floa
     """Pairs ``(i, j, cosine)``, ``i < j``, cosine ``>= threshold``, between rows ``r0:r1`` and their
     ``neighbors`` nearest rows in ``index`` (one unit of work: the Ray executor runs row ranges as tasks)."""
     index.hnsw.efSearch = max(ef, neighbors + 1)
-    _, nbrs = index.search(np.ascontiguousarray(emb[r0:r1], dtype=np.float32), neighbors + 1)
+    approx, nbrs = index.search(np.ascontiguousarray(emb[r0:r1], dtype=np.float32), neighbors + 1)
     i = np.repeat(np.arange(r0, r1, dtype=np.int64), nbrs.shape[1])
     j = nbrs.ravel().astype(np.int64)
-    ok = (j >= 0) & (j != i)
+    ok = (j >= 0) & (j != i) & (approx.ravel() >= threshold - 1e-4)  # candidates; cosines recomputed below
     i, j = np.minimum(i[ok], j[ok]), np.maximum(i[ok], j[ok])
     sim = np.einsum("ij,ij->i", emb[i], emb[j]).astype(np.float32)
     keep = sim >= threshold
