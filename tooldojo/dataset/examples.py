@@ -115,7 +115,7 @@ def build_examples(tools: list[ToolRecord], queries: list[QueryRecord], assignme
             cands = offered + distractors
             rng.shuffle(cands)
             gold = gold_for(q, roles, [c.name for c in cands])  # type: ignore[arg-type]
-            out[split].append(Example(
+            out[split].append(Example.model_construct(  # validated parts; shares the tool schemas
                 example_id=stable_id(q.query_id, kind, split, prefix="ex_"),
                 query_id=q.query_id, family_id=q.family_id, domain=fam[q.needs].domain,
                 scenario=split, kind=kind, style=q.style, query=q.text,  # type: ignore[arg-type]
