@@ -116,6 +116,7 @@ def test_datasets_have_explicit_features_and_a_card(split_run):
     sizes = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in meta["dataset_info"]}
     assert sizes["select"]["train"] == len(load_dataset_dir(ds_dir, "select")["train"])
     assert "Leakage audit" in card and "passed" in card and "offline" in card and "testhash" in card
+    assert "Share of queries per split: train" in card and "share_of_examples" in card  # the proportions
     assert (ds_dir / "domains.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = read_manifest(split_run / "split")
     assert m.status == "complete" and m.stats["audit"]["passed"] is True
@@ -170,3 +171,48 @@ def test_load_dataset_dir_errors(split_run, tmp_path):
         load_dataset_dir(split_run, "nope")
     with pytest.raises(DataError, match="no 'eval' config"):
         load_dataset_dir(tmp_path, "eval")
+
+
+def test_assign_style_policy_and_shares():
+    def tool(fid, role):
+        return ToolRecord(tool_id=f"{fid}_{role}", family_id=fid, domain="d", role=role,
+                          function={"name": f"{fid}_{role}", "description": "x", "parameters": {"type": "object"}})
+
+    styles = ("imperative", "question", "contextual", "casual")
+    fams = [f"f{i}" for i in range(40)]
+    tools = [tool(f, r) for f in fams for r in ("weak", "strong")]
+    queries = [QueryRecord(query_id=f"{f}_q{k}", family_id=f, text=f"query {f} {k}", style=styles[k % 4],
+                           needs="weak", calls={f"{f}_weak": {}}) for f in fams for k in range(12)]
+    a = assign(tools, queries, [], SplitConfig(), 0)
+    by_split = defaultdict(set)
+    for q in queries:
+        by_split[a.query_split[q.query_id]].add(q.style)
+    assert by_split["train"] == set(styles) and by_split["unseen_tool_unseen_query"] == set(styles)
+    shares = a.stats["query_shares"]
+    assert shares["train"] > 0.6 and abs(sum(shares.values()) - 1) < 1e-3
+    assert a.stats["families"]["unseen"] == 8  # 0.2 of 40
+    # the strict policy: a style never trained, held out everywhere
+    strict = assign(tools, queries, [], SplitConfig(unseen_styles=["casual"]), 0)
+    assert all(strict.query_split[q.query_id] != "train" for q in queries if q.style == "casual")
+    assert all(strict.query_split[q.query_id] == "unseen_tool_unseen_query" for q in queries
+               if q.style == "casual" and strict.family_side[q.family_id] == "unseen")
+
+
+def test_distractor_pools_skip_the_own_cluster():
+    import random
+
+    from tooldojo.dataset.examples import DistractorPools
+    from tooldojo.dataset.split import Assignment
+
+    fams = [f"f{i:02d}" for i in range(20)]
+    a = Assignment(family_side={f: "seen" if i < 16 else "unseen" for i, f in enumerate(fams)},
+                   family_cluster={f: "big" if i < 11 else f"c{i}" for i, f in enumerate(fams)})
+    pools = DistractorPools(fams, a)
+    rng = random.Random(0)
+    for cluster in ("big", "c12"):  # a cluster holding most of its side (list path) and a small one (rejection)
+        for _ in range(200):
+            got = pools.draw(rng, "seen", cluster, 4)
+            assert len(got) == len(set(got)) == 4
+            assert all(a.family_side[f] == "seen" and a.family_cluster[f] != cluster for f in got)
+    assert len(pools.draw(rng, "seen", "big", 10)) == 5  # only 5 seen families outside the big cluster
+    assert pools.draw(rng, "unseen", "c16", 9) and len(pools.draw(rng, "unseen", "c16", 9)) == 3
