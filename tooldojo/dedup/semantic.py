@@ -185,3 +185,18 @@ def nearest(a: np.ndarray, b: np.ndarray, block_size: int = 4096) -> tuple[np.nd
             best[r0:r0 + len(rows)][better] = j[better] + c0
             best_sim[r0:r0 + len(rows)][better] = s[better]
     return best, best_sim
+
+
+def nearest_config(a: np.ndarray, b: np.ndarray, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest` for a :class:`~tooldojo.dedup.config.SemanticConfig`: exact while ``len(b)`` is at most
+    ``cfg.exact_up_to``, else each row of ``a`` searched in a faiss HNSW index of ``b`` (its cosine exact)."""
+    if len(b) <= cfg.exact_up_to or not len(a):
+        return nearest(a, b, cfg.block_size)
+    index = build_ann_index(b, cfg.ann_m, cfg.ann_ef_search)
+    index.hnsw.efSearch = cfg.ann_ef_search
+    _, idx = index.search(np.ascontiguousarray(a, dtype=np.float32), 1)
+    best = idx[:, 0].astype(np.int64)
+    found = best >= 0
+    sim = np.full(len(a), -np.inf, dtype=np.float32)
+    sim[found] = np.einsum("ij,ij->i", a[found], b[best[found]])
+    return best, sim
