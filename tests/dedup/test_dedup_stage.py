@@ -16,6 +16,7 @@ from tooldojo.dedup.minhash import LSHIndex, MinHasher
 from tooldojo.dedup.text import tool_text
 from tooldojo.errors import DataError
 from tooldojo.records import QueryRecord, ToolRecord
+from tooldojo.runs import read_manifest
 
 MINHASH_ONLY = {"semantic": {"enabled": False}}
 
@@ -275,3 +276,5 @@ def test_semantic_ann_finds_the_exact_pairs_and_unreadable_texts_are_not_compare
     kept = {name: {q["query_id"] for q in _jsonl(tmp_path / name / "dedup" / "queries.jsonl")} for name in ("off", "on")}
     assert "zh1" not in kept["off"]  # without the guard, one unrelated query removes the other
     assert {"zh0", "zh1"} <= kept["on"]
+    assert read_manifest(tmp_path / "on" / "dedup").stats["not_embedded"]["queries"] == 2
+    assert "not compared (mostly unknown tokens): 0 tools, 2 queries" in (tmp_path / "on" / "dedup" / "report.md").read_text()

@@ -60,6 +60,8 @@ class _Sims:
 
     def __init__(self) -> None:
         self.by_filter: dict[str, tuple[Any, dict[Hashable, int]]] = {}
+        self.unreadable = 0
+        """Texts the embedding model could not read (mostly unknown tokens): not compared by embeddings."""
 
     def add(self, name: str, data: np.ndarray, ids: list[Hashable]) -> None:
         self.by_filter[name] = (data, {k: i for i, k in enumerate(ids)})
@@ -87,6 +89,9 @@ def _filter_pairs(ops: FilterOps, config: DedupConfig, texts: list[str], ids: li
     if sem.enabled:
         log(f"embedding {len(texts)} {what}")
         emb = ops.encode(texts, sem, progress=progress)
+        sims.unreadable = int(len(emb) - np.count_nonzero(emb.any(axis=1)))
+        if sims.unreadable:
+            log(f"{sims.unreadable} {what} mostly unknown to the embedding model: not compared by embeddings")
         sims.add("semantic", emb, ids)
         stages.append(("semantic", ops.semantic_pairs(emb, sem), sem.threshold))
     return stages
@@ -276,6 +281,8 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
             indexes[table] = idx
 
     stats = _stats(config, inputs, counts, removed, kept_tools, kept_queries, kept_fams, clusters)
+    if config.semantic.enabled:
+        stats["not_embedded"] = {"tools": sims_t.unreadable, "queries": sims_q.unreadable}
     return DedupResult(kept_tools, kept_queries, removed, clusters, stats, indexes)
 
 
@@ -352,7 +359,10 @@ def render_report(config: DedupConfig, stats: dict[str, Any]) -> str:
                  if stats.get("lsh") else "")
               + (f", reference index `{mh.reference_index}`" if mh.reference_index else ""),
               f"- Embeddings: {'on' if sem.enabled else 'off'}; model `{sem.model or 'all-MiniLM-L6-v2 (offline)'}`, "
-              f"duplicate at cosine >= {sem.threshold}, close at >= {sem.link_threshold}",
+              f"duplicate at cosine >= {sem.threshold}, close at >= {sem.link_threshold}; exact search up to "
+              f"{sem.exact_up_to} rows, faiss HNSW above"
+              + (f"; not compared (mostly unknown tokens): {stats['not_embedded']['tools']} tools, "
+                 f"{stats['not_embedded']['queries']} queries" if any(stats.get("not_embedded", {}).values()) else ""),
               f"- Applied to: {', '.join(config.apply_to)}; invalid rows: {config.on_invalid}", ""]
     return "\n".join(lines)
 
