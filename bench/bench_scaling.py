@@ -127,6 +127,11 @@ def encoder_rate(n: int) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
+def _step(row: dict[str, Any], key: str, t0: float) -> None:
+    row[key] = time.perf_counter() - t0
+    print(f"  {row['queries']:,} queries: {key} {row[key]:.1f}", flush=True)
+
+
 def run_size(n_queries: int, n_families: int, rate: float, datasets_up_to: int) -> dict[str, Any]:
     import psutil
 
@@ -139,9 +144,10 @@ def run_size(n_queries: int, n_families: int, rate: float, datasets_up_to: int) 
     from tooldojo.dedup.stage import dedup_records
     from tooldojo.dedup.validate import Inputs
 
+    row: dict[str, Any] = {"queries": n_queries, "families": n_families}
     t0 = time.perf_counter()
     tools, queries = records(n_queries, n_families)
-    gen_s = time.perf_counter() - t0
+    _step(row, "generate s", t0)
     timed = Timed()
     ops = FilterOps(minhash_pairs=timed.wrap("minhash", minhash_pairs),
                     encode=timed.wrap("embed (hashed)", hashed_embeddings),
@@ -149,26 +155,24 @@ def run_size(n_queries: int, n_families: int, rate: float, datasets_up_to: int) 
     cfg = DedupConfig()
     t0 = time.perf_counter()
     res = dedup_records(cfg, Inputs(tools=tools, queries=queries), ops=ops)
-    dedup_s = time.perf_counter() - t0
-    row: dict[str, Any] = {"queries": n_queries, "families": n_families, "generate s": gen_s,
-                           "minhash s": timed.seconds["minhash"], "semantic pairs s": timed.seconds["semantic pairs"],
-                           "dedup rules s": dedup_s - sum(timed.seconds.values()), "dedup s": dedup_s,
-                           "removed": len(res.removed)}
+    _step(row, "dedup s", t0)
+    row.update({"minhash s": timed.seconds["minhash"], "semantic pairs s": timed.seconds["semantic pairs"],
+                "dedup rules s": row["dedup s"] - sum(timed.seconds.values()), "removed": len(res.removed)})
     del tools, queries
     gc.collect()
     scfg = SplitConfig()
     t0 = time.perf_counter()
     a = assign(res.tools, res.queries, res.clusters, scfg, 0)
-    row["assign s"] = time.perf_counter() - t0
+    _step(row, "assign s", t0)
     t0 = time.perf_counter()
     examples, _ = build_examples(res.tools, res.queries, a, scfg, 0)
-    row["examples s"] = time.perf_counter() - t0
+    _step(row, "examples s", t0)
     row["examples"] = sum(len(v) for v in examples.values())
     row["train share"] = round(len(examples.get("train", [])) / max(1, row["examples"]), 3)
     if n_queries <= datasets_up_to:
         t0 = time.perf_counter()
         build_dataset_dicts(examples)
-        row["datasets s"] = time.perf_counter() - t0
+        _step(row, "datasets s", t0)
     row["dedup + split s"] = row["dedup s"] + row["assign s"] + row["examples s"] + row.get("datasets s", 0.0)
     row["embedding s (projected)"] = n_queries * (1 + 2 / 10) / rate  # queries + tools (2 per family)
     row["peak RSS GB"] = psutil.Process().memory_info().rss / 2**30
@@ -192,8 +196,6 @@ def main() -> None:
                     help="build the Parquet-ready datasets only up to this many queries")
     ap.add_argument("--note", default="", help="conditions to record (e.g. other jobs on the machine)")
     args = ap.parse_args()
-    from bench._report import table, write_section
-
     rate = encoder_rate(args.encode_sample)
     print(f"encoder: {rate:.0f} texts/s", flush=True)
     rows = []
@@ -201,6 +203,13 @@ def main() -> None:
         q, f = (int(x) for x in spec.split(":"))
         rows.append(run_size(q, f, rate, args.datasets_up_to))
         print(rows[-1], flush=True)
+        report(rows, rate, args)
+
+
+def report(rows: list[dict[str, Any]], rate: float, args: argparse.Namespace) -> None:
+    """Write the section (after every size, so a long run leaves what it measured)."""
+    from bench._report import table, write_section
+
     cols = ["queries", "families", "minhash s", "semantic pairs s", "dedup rules s", "dedup s", "assign s",
             "examples s", "datasets s", "dedup + split s", "embedding s (projected)", "removed", "examples",
             "train share", "peak RSS GB"]
