@@ -51,6 +51,10 @@ def test_audit_embeddings_find_paraphrases():
     assert r["max_jaccard"] < 0.5  # no shared word 3-gram...
     assert r["max_cosine"] > 0.95  # ...but the same meaning
     assert r["closest_cosine"][0]["seen"] == "Find bakeries in Lisbon please."
+    # above exact_up_to seen texts, the nearest neighbour comes from the HNSW index: the same answer
+    ann = compare(["In Lisbon, please find bakeries."], ["Find bakeries in Lisbon please.", "Book a flight to Rome."],
+                  semantic=SemanticConfig(exact_up_to=0))
+    assert ann["max_cosine"] == r["max_cosine"] and ann["closest_cosine"] == r["closest_cosine"]
 
 
 def test_audit_cli_on_a_run(split_run):

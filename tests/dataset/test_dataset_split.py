@@ -41,8 +41,15 @@ def test_split_keeps_families_clusters_and_queries_apart(split_run):
     assert all(len(s) == 1 for s in by_cluster.values())
     for q in queries:  # queries follow their tools
         assert q["split"].startswith("unseen_tool") == (side[q["family_id"]] == "unseen")
-        if q["style"] == "casual":  # held-out style: never trained on
-            assert q["split"] != "train"
+    # default policy: every style is trained on and evaluated; most queries are trained on
+    styles = {q["style"] for q in queries}
+    assert {q["style"] for q in queries if q["split"] == "train"} == styles
+    assert {q["style"] for q in queries if q["split"] != "train"} == styles
+    assert sum(q["split"] == "train" for q in queries) > len(queries) / 2
+    # each unseen family holds out one of its styles as its unseen queries
+    for fid in {f for f, s in side.items() if s == "unseen"}:
+        held = {q["style"] for q in queries if q["family_id"] == fid and q["split"] == "unseen_tool_unseen_query"}
+        assert len(held) == 1
     # clusters from dedup: every family of a cluster on one side
     for c in _jsonl(split_run / "dedup" / "clusters.jsonl"):
         assert len({side[f] for f in c["families"]}) == 1
@@ -75,7 +82,7 @@ def test_examples_follow_the_scenario_rules(split_run):
         gold = gold_for(queries[ex.query_id], roles[ex.family_id], names)
         assert (ex.gold_tool, ex.gold_arguments, ex.gold_ranking) == (gold.tool, gold.arguments, gold.ranking)
         if ex.scenario == "train":
-            assert fam_side == "seen" and ex.style != "casual"
+            assert fam_side == "seen"
         if ex.scenario == "weak_to_strong":
             assert fam_side == "unseen" and ex.kind == "weak_strong" and ex.gold_tool == ex.strong_tool
         if ex.scenario.startswith("unseen_tool"):
@@ -109,6 +116,7 @@ def test_datasets_have_explicit_features_and_a_card(split_run):
     sizes = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in meta["dataset_info"]}
     assert sizes["select"]["train"] == len(load_dataset_dir(ds_dir, "select")["train"])
     assert "Leakage audit" in card and "passed" in card and "offline" in card and "testhash" in card
+    assert "Share of queries per split: train" in card and "share_of_examples" in card  # the proportions
     assert (ds_dir / "domains.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = read_manifest(split_run / "split")
     assert m.status == "complete" and m.stats["audit"]["passed"] is True
@@ -180,3 +188,48 @@ def test_a_leak_fails_the_split_by_default_and_keeps_the_complete_one(split_run,
     assert failed["passed"] is False and failed["thresholds"]["max_jaccard"] == 0.01
     kept = run_split(strict.model_copy(update={"fail_on_leak": False}), run, seed=0)
     assert kept.status == "complete" and kept.stats["audit"]["passed"] is False
+
+
+def test_assign_style_policy_and_shares():
+    def tool(fid, role):
+        return ToolRecord(tool_id=f"{fid}_{role}", family_id=fid, domain="d", role=role,
+                          function={"name": f"{fid}_{role}", "description": "x", "parameters": {"type": "object"}})
+
+    styles = ("imperative", "question", "contextual", "casual")
+    fams = [f"f{i}" for i in range(40)]
+    tools = [tool(f, r) for f in fams for r in ("weak", "strong")]
+    queries = [QueryRecord(query_id=f"{f}_q{k}", family_id=f, text=f"query {f} {k}", style=styles[k % 4],
+                           needs="weak", calls={f"{f}_weak": {}}) for f in fams for k in range(12)]
+    a = assign(tools, queries, [], SplitConfig(), 0)
+    by_split = defaultdict(set)
+    for q in queries:
+        by_split[a.query_split[q.query_id]].add(q.style)
+    assert by_split["train"] == set(styles) and by_split["unseen_tool_unseen_query"] == set(styles)
+    shares = a.stats["query_shares"]
+    assert shares["train"] > 0.6 and abs(sum(shares.values()) - 1) < 1e-3
+    assert a.stats["families"]["unseen"] == 8  # 0.2 of 40
+    # the strict policy: a style never trained, held out everywhere
+    strict = assign(tools, queries, [], SplitConfig(unseen_styles=["casual"]), 0)
+    assert all(strict.query_split[q.query_id] != "train" for q in queries if q.style == "casual")
+    assert all(strict.query_split[q.query_id] == "unseen_tool_unseen_query" for q in queries
+               if q.style == "casual" and strict.family_side[q.family_id] == "unseen")
+
+
+def test_distractor_pools_skip_the_own_cluster():
+    import random
+
+    from tooldojo.dataset.examples import DistractorPools
+    from tooldojo.dataset.split import Assignment
+
+    fams = [f"f{i:02d}" for i in range(20)]
+    a = Assignment(family_side={f: "seen" if i < 16 else "unseen" for i, f in enumerate(fams)},
+                   family_cluster={f: "big" if i < 11 else f"c{i}" for i, f in enumerate(fams)})
+    pools = DistractorPools(fams, a)
+    rng = random.Random(0)
+    for cluster in ("big", "c12"):  # a cluster holding most of its side (list path) and a small one (rejection)
+        for _ in range(200):
+            got = pools.draw(rng, "seen", cluster, 4)
+            assert len(got) == len(set(got)) == 4
+            assert all(a.family_side[f] == "seen" and a.family_cluster[f] != cluster for f in got)
+    assert len(pools.draw(rng, "seen", "big", 10)) == 5  # only 5 seen families outside the big cluster
+    assert pools.draw(rng, "unseen", "c16", 9) and len(pools.draw(rng, "unseen", "c16", 9)) == 3

@@ -16,6 +16,7 @@ from tooldojo.dedup.minhash import LSHIndex, MinHasher
 from tooldojo.dedup.text import tool_text
 from tooldojo.errors import DataError
 from tooldojo.records import QueryRecord, ToolRecord
+from tooldojo.runs import read_manifest
 
 MINHASH_ONLY = {"semantic": {"enabled": False}}
 
@@ -210,3 +211,70 @@ def test_cli_dedup_and_missing_upstream(tmp_path, records):
     res = runner.invoke(app, ["dedup-index", str(tmp_path / "dedup" / "queries.jsonl"), "-o", str(out), "--column", "text"])
     assert res.exit_code == 0, res.output
     assert len(LSHIndex.load(out)) == len(_jsonl(tmp_path / "dedup" / "queries.jsonl"))
+
+
+def test_cli_dedup_own_records_without_synth(tmp_path, records):
+    from tooldojo.cli import _register_stages, app
+    from tooldojo.runs import read_manifest, write_jsonl
+
+    _register_stages()
+    runner = CliRunner()
+    tools, queries = records
+    write_jsonl(tmp_path / "my_tools.jsonl", tools)
+    write_jsonl(tmp_path / "my_queries.jsonl", queries)
+    run = tmp_path / "run"
+    spec = f"{tmp_path / 'my_tools.jsonl'},{tmp_path / 'my_queries.jsonl'}"
+    # bad input: one line naming the option, and nothing written
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input", str(tmp_path / "my_tools.jsonl")])
+    assert res.exit_code == 2 and "--input" in res.output and not run.exists()
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input", spec + "x"])
+    assert res.exit_code == 2 and "file not found" in res.output and not run.exists()
+    # the same validation as synth output: a broken row stops the stage before the run folder is touched
+    lines = (tmp_path / "my_queries.jsonl").read_text().splitlines()
+    (tmp_path / "bad_queries.jsonl").write_text("\n".join([lines[0], '{"query_id": "x"}', *lines[1:]]) + "\n")
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input",
+                              f"{tmp_path / 'my_tools.jsonl'},{tmp_path / 'bad_queries.jsonl'}"])
+    assert res.exit_code == 2 and "bad_queries.jsonl:2" in res.output and not run.exists()
+    res = runner.invoke(app, ["dedup", "-r", str(run), "--no-semantic", "--input", spec])
+    assert res.exit_code == 0, res.output
+    m = read_manifest(run / "dedup")
+    assert m.status == "complete" and not (run / "synth").exists()
+    assert len(_jsonl(run / "dedup" / "queries.jsonl")) + sum(
+        r["table"] == "queries" for r in _jsonl(run / "dedup" / "removed.jsonl")) == len(queries)
+
+
+def test_semantic_ann_finds_the_exact_pairs_and_unreadable_texts_are_not_compared(tmp_path):
+    import numpy as np
+
+    from tooldojo.dedup.config import SemanticConfig
+    from tooldojo.dedup.filters import semantic_pairs
+    from tooldojo.dedup.semantic import encode_config
+
+    _, queries = catalog_records(max_families=40, per_pattern=2)
+    cfg = SemanticConfig(link_threshold=0.8, threshold=0.9)
+    emb = encode_config([q.text for q in queries], cfg)
+    exact = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg)]
+    ann = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg.model_copy(update={"exact_up_to": 0}))]
+    assert len(exact) > 50
+    assert len(set(ann) & set(exact)) >= 0.98 * len(exact) and set(ann) <= set(exact)
+    assert ann == sorted(ann)  # distinct, in (i, j) order: the same on every run and executor
+
+    # two unrelated Chinese queries (restaurant advice; an electricity-bill reminder): all-MiniLM-L6-v2 reads
+    # most of their characters as [UNK], and their embeddings come out close
+    zh = ["给我推荐几家附近评价好的餐馆", "提醒我周五交电费"]
+    unguarded = cfg.model_copy(update={"max_unknown_share": 1.0, "threshold": 0.65, "link_threshold": 0.6})
+    raw = encode_config(zh, unguarded)
+    assert float(raw[0] @ raw[1]) > 0.65
+    assert not np.any(encode_config(zh, cfg))  # guarded: zero vectors, similar to nothing
+    assert np.all(encode_config(["Find bakeries in Lisbon"], cfg))  # readable text is embedded as before
+    tools, queries = catalog_records(per_pattern=1, domains=["search"])
+    base = next(q for q in queries if q.needs == "weak")
+    extra = [base.model_copy(update={"query_id": f"zh{i}", "text": t}) for i, t in enumerate(zh)]
+    for name, sem in (("off", unguarded), ("on", unguarded.model_copy(update={"max_unknown_share": 0.5}))):
+        write_synth(tmp_path / name, tools, [*queries, *extra])
+        run_dedup(DedupConfig(semantic=sem), tmp_path / name)
+    kept = {name: {q["query_id"] for q in _jsonl(tmp_path / name / "dedup" / "queries.jsonl")} for name in ("off", "on")}
+    assert "zh1" not in kept["off"]  # without the guard, one unrelated query removes the other
+    assert {"zh0", "zh1"} <= kept["on"]
+    assert read_manifest(tmp_path / "on" / "dedup").stats["not_embedded"]["queries"] == 2
+    assert "not compared (mostly unknown tokens): 0 tools, 2 queries" in (tmp_path / "on" / "dedup" / "report.md").read_text()

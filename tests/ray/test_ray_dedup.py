@@ -108,3 +108,16 @@ def test_dedup_stage_cli_equal(ray_local, tmp_path):
     assert json.loads((ray / "manifest.json").read_text())["stats"]["executor"] == "ray"
     # the executor is not part of the config hash: the local run is up to date for a ray rerun and back
     assert config_hash(DedupConfig(executor="ray")) == config_hash(DedupConfig())  # written, not hashed
+
+
+def test_ann_semantic_pairs_equal(ray_local):
+    from tooldojo.dedup.ray_exec import ray_semantic_pairs
+
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((600, 32)).astype(np.float32)
+    emb[300:] = emb[:300] + 0.2 * rng.standard_normal((300, 32)).astype(np.float32)  # planted near-copies
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cfg = SemanticConfig(exact_up_to=100, block_size=128, link_threshold=0.8, threshold=0.9)
+    local = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg)]
+    assert len(local) >= 250
+    assert [(p.a, p.b, p.similarity) for p in ray_semantic_pairs(emb, cfg, workers=2)] == local

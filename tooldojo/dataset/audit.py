@@ -5,7 +5,8 @@ the audit finds, for every text of the unseen split, its nearest text in the see
 
 - MinHash: estimated Jaccard of shingle sets, nearest among LSH candidates (an LSH tuned to Jaccard
   ``lsh_threshold``; pairs far below it are not reported, which only hides pairs that are far apart);
-- embeddings: exact cosine nearest neighbour, computed blockwise.
+- embeddings: cosine nearest neighbour, exact (blockwise) up to ``dedup.semantic.exact_up_to`` seen texts,
+  from a faiss HNSW index above.
 
 Queries are compared for every pair; tools (rendered like the dedup filter renders them) for pairs whose
 unseen side holds unseen tools. A pair fails when its closest pair is *above* ``max_jaccard`` or
@@ -74,10 +75,10 @@ def compare(unseen: list[str], seen: list[str], *, minhash: Any | None = None, s
         out["max_jaccard"] = round(float(best_sim.max()), 4) if len(best_sim) else 0.0
         out["closest_jaccard"] = _closest(unseen, seen, best, best_sim, top)
     if semantic is not None and semantic.enabled and unseen and seen:
-        from tooldojo.dedup.semantic import nearest
+        from tooldojo.dedup.semantic import nearest_config
 
         ea, eb = _embed(unseen, semantic, cache), _embed(seen, semantic, cache)
-        idx, sim = nearest(ea, eb, semantic.block_size)
+        idx, sim = nearest_config(ea, eb, semantic)
         out["max_cosine"] = round(float(sim.max()), 4)
         out["closest_cosine"] = _closest(unseen, seen, idx, sim, top)
     elif semantic is not None and semantic.enabled:

@@ -89,6 +89,7 @@ def statistics(examples: dict[str, list[Example]], tools: list[ToolRecord], fami
                                          pl.col("candidates").mean().round(2).alias("mean_candidates"),
                                          pl.col("gold_is_generate_response").mean().round(3)
                                          .alias("share_generate_response"))
+                .with_columns((pl.col("examples") / pl.col("examples").sum()).round(3).alias("share_of_examples"))
                 .sort("split"))
     kinds = _pivot(ex, "kind", ("zero", "one", "weak_only", "weak_strong"))
     domains = (tf.group_by("domain").agg(pl.len().alias("tools"),
@@ -222,8 +223,9 @@ scenarios = load_dataset("<repo>", "eval")
 - **Split**: by tool-family cluster (a family, its upgraded variant and every family the filters linked to
   it stay on one side). {sp.get("families", {}).get("unseen", "?")} of {sp.get("families", {}).get("seen", 0) + sp.get("families", {}).get("unseen", 0)}
   families are unseen (target ratio {sp.get("settings", {}).get("unseen_family_ratio", "?")}); {sp.get("settings", {}).get("unseen_query_ratio", "?")}
-  of the seen families' queries and the styles {sp.get("settings", {}).get("unseen_styles", [])} are held out
-  as unseen queries. Distractors come from other families on the same side. Seed {info.seed}.
+  of the seen families' queries are held out as unseen queries; held-out styles: {sp.get("held_out_styles", sp.get("settings", {}).get("unseen_styles", []))}.
+  Share of queries per split: {", ".join(f"{k} {v:.0%}" for k, v in sp.get("query_shares", {}).items()) or "-"}.
+  Distractors come from other families on the same side. Seed {info.seed}.
 - **Leakage audit** ({", ".join(audit.get("methods", [])) or "not run"}; fails above Jaccard
   {audit.get("thresholds", {}).get("max_jaccard", "?")} or cosine {audit.get("thresholds", {}).get("max_cosine", "?")}):
   **{"passed" if audit.get("passed") else "FAILED" if audit else "not run"}**.

@@ -12,12 +12,13 @@ class SplitConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unseen_family_ratio: float = Field(0.25, ge=0, lt=1)
-    """Share of tool families (with their clusters) held out as *unseen tools*."""
-    unseen_query_ratio: float = Field(0.2, ge=0, lt=1)
+    unseen_family_ratio: float = Field(0.2, ge=0, lt=1)
+    """Share of tool families (with their clusters) held out as *unseen tools* (most families are trained)."""
+    unseen_query_ratio: float = Field(0.1, ge=0, lt=1)
     """Share of seen families' queries held out as *unseen queries* for seen tools."""
-    unseen_styles: list[str] = Field(default_factory=lambda: ["casual"])
-    """Query styles never shown in training: the *unseen queries* of unseen-tool scenarios."""
+    unseen_styles: list[str] = Field(default_factory=list)
+    """Query styles never shown in training (e.g. ``[casual]``). Empty (default): every style is trained, and
+    each unseen family holds one of its styles out for ``unseen_tool_unseen_query``."""
     distractors: tuple[int, int] = (2, 4)
     """Min and max number of distractor tools (other families) per example."""
     kinds: list[str] = Field(default_factory=lambda: ["zero", "one", "weak_only", "weak_strong"])

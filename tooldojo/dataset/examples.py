@@ -38,6 +38,44 @@ def _offered(kind: str, q: QueryRecord, fam: dict[str, ToolRecord]) -> list[Tool
     raise ValueError(f"unknown example kind {kind!r}")
 
 
+class DistractorPools:
+    """The families of each side of the split, precomputed once, to draw a query's distractors from in
+    O(distractors): families of the query's own cluster are skipped by rejection (a side whose cluster holds
+    most of it gets its own list, built once per cluster)."""
+
+    def __init__(self, families: list[str], assignment: Assignment):
+        self.cluster_of = assignment.family_cluster
+        self.by_side: dict[str, list[str]] = defaultdict(list)
+        self.cluster_size: Counter = Counter()
+        for fid in families:
+            side = assignment.family_side[fid]
+            self.by_side[side].append(fid)
+            self.cluster_size[(side, self.cluster_of[fid])] += 1
+        self._without: dict[tuple[str, str], list[str]] = {}
+
+    def draw(self, rng: random.Random, side: str, cluster: str, k: int) -> list[str]:
+        """Up to ``k`` distinct families of ``side`` outside ``cluster``, uniformly at random."""
+        pool = self.by_side[side]
+        own = self.cluster_size[(side, cluster)]
+        k = min(k, len(pool) - own)
+        if k <= 0:
+            return []
+        if 2 * own > len(pool):  # mostly own cluster: rejection would be slow
+            key = (side, cluster)
+            if key not in self._without:
+                self._without[key] = [f for f in pool if self.cluster_of[f] != cluster]
+            return rng.sample(self._without[key], k)
+        picked: list[str] = []
+        tried: set[int] = set()
+        while len(picked) < k:
+            i = rng.randrange(len(pool))
+            if i not in tried:
+                tried.add(i)
+                if self.cluster_of[pool[i]] != cluster:
+                    picked.append(pool[i])
+        return picked
+
+
 def split_of(query_split: str, kind: str, side: str) -> str:
     """The dataset split an example goes to: ``weak_strong`` examples of unseen families make
     ``weak_to_strong``; everything else follows its query."""
@@ -52,9 +90,7 @@ def build_examples(tools: list[ToolRecord], queries: list[QueryRecord], assignme
     fam_tools: dict[str, dict[str, ToolRecord]] = defaultdict(dict)
     for t in tools:
         fam_tools[t.family_id][t.role] = t
-    by_side: dict[str, list[str]] = defaultdict(list)
-    for fid in sorted(fam_tools):
-        by_side[assignment.family_side[fid]].append(fid)
+    pools = DistractorPools(sorted(fam_tools), assignment)
     lo, hi = cfg.distractors
     out: dict[str, list[Example]] = defaultdict(list)
     short = Counter()
@@ -66,9 +102,7 @@ def build_examples(tools: list[ToolRecord], queries: list[QueryRecord], assignme
         side = assignment.family_side[q.family_id]
         cluster = assignment.family_cluster[q.family_id]
         rng = random.Random(f"examples:{seed}:{q.query_id}")
-        pool = [f for f in by_side[side] if assignment.family_cluster[f] != cluster]
-        k = rng.randint(lo, hi)
-        picked = rng.sample(pool, min(k, len(pool)))
+        picked = pools.draw(rng, side, cluster, rng.randint(lo, hi))
         distractors = [fam_tools[f][rng.choice(sorted(fam_tools[f]))] for f in picked]
         if len(distractors) < lo:
             short[side] += 1
@@ -81,7 +115,7 @@ def build_examples(tools: list[ToolRecord], queries: list[QueryRecord], assignme
             cands = offered + distractors
             rng.shuffle(cands)
             gold = gold_for(q, roles, [c.name for c in cands])  # type: ignore[arg-type]
-            out[split].append(Example(
+            out[split].append(Example.model_construct(  # validated parts; shares the tool schemas
                 example_id=stable_id(q.query_id, kind, split, prefix="ex_"),
                 query_id=q.query_id, family_id=q.family_id, domain=fam[q.needs].domain,
                 scenario=split, kind=kind, style=q.style, query=q.text,  # type: ignore[arg-type]

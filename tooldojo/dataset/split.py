@@ -3,18 +3,19 @@
 1. **Families.** The dedup stage's clusters (families linked by near-duplicate or close tools or queries)
    are shuffled with the seed and assigned whole to the *unseen* side until ``unseen_family_ratio`` of the
    families is reached; a cluster that would overshoot is skipped, so no cluster is ever cut in two.
-2. **Queries of unseen families** are all evaluation: held-out styles (``unseen_styles``) go to
-   ``unseen_tool_unseen_query``, the others to ``unseen_tool_seen_query`` (their ``weak_strong`` examples
-   make the ``weak_to_strong`` split).
-3. **Queries of seen families**: held-out styles, and ``unseen_query_ratio`` of the rest, go to
-   ``seen_tool_unseen_query``; the remainder is ``train``. The unit held out is a *query group* (queries the
-   dedup stage found close), so close queries never straddle train and evaluation.
+2. **Queries of unseen families** are all evaluation: one style per family (seeded, rotating over the
+   family's styles), or the styles in ``unseen_styles`` when set, goes to ``unseen_tool_unseen_query``, the
+   others to ``unseen_tool_seen_query`` (their ``weak_strong`` examples make the ``weak_to_strong`` split).
+   By default no style is kept out of training: every style is on both sides.
+3. **Queries of seen families**: ``unseen_query_ratio`` of them (and styles in ``unseen_styles``, when set)
+   go to ``seen_tool_unseen_query``; the remainder is ``train``. The unit held out is a *query group* (queries
+   the dedup stage found close), so close queries never straddle train and evaluation.
 """
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,15 +40,13 @@ class Assignment:
 def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[dict[str, Any]], cfg: Any,
            seed: int) -> Assignment:
     """Assign families (by cluster) and queries (by query group) to the sides of the split."""
-    fam_order: list[str] = []
-    for t in tools:
-        if t.family_id not in fam_order:
-            fam_order.append(t.family_id)
+    fam_order = list(dict.fromkeys(t.family_id for t in tools))  # input order, each family once
+    known = set(fam_order)
     out = Assignment()
     groups: list[list[str]] = []
     qgroups: list[list[str]] = []
     for c in clusters:
-        fams = [f for f in c.get("families", []) if f in fam_order and f not in out.family_cluster]
+        fams = [f for f in c.get("families", []) if f in known and f not in out.family_cluster]
         if fams:
             groups.append(fams)
             for f in fams:
@@ -75,6 +74,7 @@ def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[d
             out.family_side[f] = side
 
     held_styles = set(cfg.unseen_styles)
+    held_by_family = _rotated_styles(queries, out.family_side, seed) if not held_styles else {}
     group_of: dict[str, int] = {}
     for gi, g in enumerate(qgroups):
         for qid in g:
@@ -83,8 +83,8 @@ def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[d
     unit_index: dict[tuple[str, int], list[QueryRecord]] = {}
     for q in queries:
         if out.family_side.get(q.family_id) == "unseen":
-            out.query_split[q.query_id] = ("unseen_tool_unseen_query" if q.style in held_styles
-                                           else "unseen_tool_seen_query")
+            unseen_query = q.style in held_styles or held_by_family.get(q.family_id) == q.style
+            out.query_split[q.query_id] = "unseen_tool_unseen_query" if unseen_query else "unseen_tool_seen_query"
             continue
         key = (q.family_id, group_of.get(q.query_id, -1 - len(unit_index)))
         if key not in unit_index:
@@ -109,16 +109,28 @@ def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[d
             for q in u:
                 out.query_split[q.query_id] = "seen_tool_unseen_query"
 
-    sides = list(out.family_side.values())
-    counts = defaultdict(int)
-    for s in out.query_split.values():
-        counts[s] += 1
+    sides = Counter(out.family_side.values())
+    counts = Counter(out.query_split.values())
+    unseen_clusters = {out.family_cluster[f] for f, s in out.family_side.items() if s == "unseen"}
     out.stats = {
-        "families": {"seen": sides.count("seen"), "unseen": sides.count("unseen"),
-                     "unseen_ratio": round(sides.count("unseen") / max(1, len(sides)), 4),
+        "families": {"seen": sides["seen"], "unseen": sides["unseen"],
+                     "unseen_ratio": round(sides["unseen"] / max(1, len(out.family_side)), 4),
                      "target_unseen": target},
-        "clusters": {"total": len(groups),
-                     "unseen": len({out.family_cluster[f] for f, s in out.family_side.items() if s == "unseen"})},
+        "clusters": {"total": len(groups), "unseen": len(unseen_clusters)},
         "queries": {k: counts.get(k, 0) for k in (TRAIN, *SCENARIOS[:3])},
+        "query_shares": {k: round(counts.get(k, 0) / max(1, len(out.query_split)), 4)
+                         for k in (TRAIN, *SCENARIOS[:3])},
+        "held_out_styles": sorted(held_styles) if held_styles else "one per unseen family (rotated)",
     }
     return out
+
+
+def _rotated_styles(queries: list[QueryRecord], family_side: dict[str, str], seed: int) -> dict[str, str]:
+    """The style each unseen family holds out for ``unseen_tool_unseen_query`` (seeded per family, among the
+    family's own styles; none for a family with a single style), so no style is kept out of training."""
+    styles: dict[str, set[str]] = defaultdict(set)
+    for q in queries:
+        if family_side.get(q.family_id) == "unseen":
+            styles[q.family_id].add(q.style)
+    return {fid: random.Random(f"style:{seed}:{fid}").choice(sorted(st)) for fid, st in styles.items()
+            if len(st) > 1}

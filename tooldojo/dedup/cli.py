@@ -39,12 +39,15 @@ def register(app: typer.Typer) -> None:
         executor: ExecutorOpt = None,
         ray_address: RayAddressOpt = None,
         ray_workers: RayWorkersOpt = None,
+        input_: Annotated[str | None, typer.Option(
+            "--input", help="Your own records instead of run_dir/synth: TOOLS.jsonl,QUERIES.jsonl "
+                            "(ToolRecord and QueryRecord rows; validated like synth output).")] = None,
         force: Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")] = False,
     ) -> None:
         """Remove near-duplicate (MinHash-LSH) and semantic (embedding) duplicates from the synthesized data,
         and link close tool families into clusters for the split.
 
-        Reads `run_dir/synth/`, writes `run_dir/dedup/`: tools.jsonl, queries.jsonl, clusters.jsonl,
+        Reads `run_dir/synth/` (or `--input tools.jsonl,queries.jsonl`), writes `run_dir/dedup/`: tools.jsonl, queries.jsonl, clusters.jsonl,
         removed.jsonl, report.md and index/*.pkl (LSH indexes of what was kept).
 
         Examples:
@@ -52,6 +55,7 @@ def register(app: typer.Typer) -> None:
         ```
         tooldojo dedup --run-dir runs/demo
         tooldojo dedup -r runs/demo --threshold 0.8 --no-semantic
+        tooldojo dedup -r runs/mine --input my/tools.jsonl,my/queries.jsonl   # records not from synth
         tooldojo dedup -r runs/new --reference-index runs/published/dedup/index/queries.pkl
         tooldojo dedup -r runs/demo --set dedup.minhash.shingle=char --set dedup.minhash.ngram=5
         tooldojo dedup -r runs/big --executor ray                        # Ray on this machine
@@ -59,7 +63,9 @@ def register(app: typer.Typer) -> None:
         ```
         """
         from tooldojo.dedup import run_dedup
+        from tooldojo.dedup.stage import input_files
 
+        files = input_files(input_) if input_ else None
         extra = drop_none({"dedup": {"minhash": {"threshold": threshold, "reference_index":
                                                  str(reference_index) if reference_index else None},
                                      "semantic": {"threshold": semantic_threshold,
@@ -67,7 +73,7 @@ def register(app: typer.Typer) -> None:
                                      "executor": executor, "ray_address": ray_address,
                                      "ray_workers": ray_workers}})
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
-        m = run_dedup(cfg.dedup, cfg.run_dir, seed=cfg.seed, force=force)
+        m = run_dedup(cfg.dedup, cfg.run_dir, seed=cfg.seed, force=force, files=files)
         typer.echo(f"{cfg.run_dir / 'dedup'}: " + ", ".join(f"{k} {v}" for k, v in m.counts.items()))
 
     @app.command("dedup-index")

@@ -78,11 +78,10 @@ def to_pairs(i: Any, j: Any, s: Any, filter_name: str) -> list[Pair]:
 
 
 def semantic_pairs(emb: np.ndarray, cfg: Any) -> list[Pair]:
-    """Pairs with cosine >= ``cfg.link_threshold`` (blockwise)."""
-    from tooldojo.dedup.semantic import similar_pairs
+    """Pairs with cosine >= ``cfg.link_threshold`` (exact blockwise up to ``cfg.exact_up_to`` rows, ANN above)."""
+    from tooldojo.dedup.semantic import pairs_config
 
-    i, j, s = similar_pairs(emb, cfg.link_threshold, cfg.block_size)
-    return to_pairs(i, j, s, "semantic")
+    return to_pairs(*pairs_config(emb, cfg), "semantic")
 
 
 def encode_texts(texts: Sequence[str], cfg: Any, progress: bool = False) -> np.ndarray:

@@ -7,11 +7,14 @@
   single-machine candidate rule (all pairs up to 16 members, first + predecessor above) per bucket.
 - **Verification**: candidate pairs are made distinct (``groupby(i, j)``), joined twice with the signatures
   (``Dataset.join``) and kept when :func:`~tooldojo.dedup.minhash.pair_jaccard` reaches the threshold.
-- **Keep rules and clusters**: the verified pairs (few: duplicates and near-duplicates only) come back to the
-  driver, where :mod:`tooldojo.dedup.filters` applies the keep rules (connected components, greedy keep).
+- **Keep rules and clusters** (``dedup`` stage): the verified pairs (few: duplicates and near-duplicates
+  only) come back to the driver, where :mod:`tooldojo.dedup.filters` applies the family/query keep rules.
+  For a plain text collection (:func:`ray_text_dedup`) the greedy keep runs on the workers
+  (:func:`ray_keep`): connected components label the pairs, which are shuffled by component.
 - **Embeddings**: ``map_batches`` on a pool of actors that each load the sentence-transformers model once
   (``num_gpus=1`` per actor when ``dedup.semantic.device`` is a CUDA device); the blockwise cosine pairs run
-  as one Ray task per row block (:func:`~tooldojo.dedup.semantic.row_block_pairs`).
+  as one Ray task per row block (:func:`~tooldojo.dedup.semantic.row_block_pairs`), or, above
+  ``dedup.semantic.exact_up_to`` rows, one task builds the HNSW index and one task per row range searches it.
 
 Inputs of at most :data:`~tooldojo.dedup.filters.EXACT_PAIRS_UP_TO` rows compare every pair, as the local path
 does, on the driver (cheaper than starting the shuffle; results identical by construction).
@@ -138,13 +141,11 @@ def ray_minhash_pairs(texts: Sequence[str], cfg: Any, *, workers: int | None = N
 def ray_text_dedup(texts: Sequence[str] | Any, cfg: Any, *, workers: int | None = None,
                    text_column: str = "text") -> dict[str, Any]:
     """MinHash near-duplicate removal on Ray, without collecting the signatures: verified pairs at
-    ``cfg.threshold`` with LSH tuned to it, then the greedy keep rule in row order (the driver only sees the
-    verified pairs). ``texts`` is a list, or a Ray dataset (e.g. ``ray.data.read_parquet``) with an int64
+    ``cfg.threshold`` with LSH tuned to it, then the greedy keep rule in row order, per connected component
+    on the workers (:func:`ray_keep`; the driver holds only the pairs' int arrays). ``texts`` is a list, or a Ray dataset (e.g. ``ray.data.read_parquet``) with an int64
     ``row`` column numbering the rows 0..n-1 (the keep order) and ``text_column``. Returns ``kept`` (row
     numbers), ``removed`` (row -> kept row), ``pairs`` and per-step ``seconds``."""
     import time
-
-    from tooldojo.dedup.filters import duplicate_rows
 
     ray = import_ray("dedup.executor")
     parts = 2 * cluster_cpus(ray, workers)
@@ -161,11 +162,47 @@ def ray_text_dedup(texts: Sequence[str] | Any, cfg: Any, *, workers: int | None 
     bands, rows = lsh_params(cfg.num_perm, cfg.threshold, cfg.bands, cfg.rows)
     i, j, s = _collect_pairs(lsh_similar_pairs(sig_ds, bands, rows, cfg.threshold, parts))
     t2 = time.perf_counter()
-    removed = duplicate_rows(i, j, s, cfg.threshold)
+    removed = ray_keep(i, j, s, n, cfg.threshold, parts)
     kept = np.setdiff1d(np.arange(n), np.fromiter(removed, np.int64, len(removed)))
     seconds = {"signatures": t1 - t0, "lsh": t2 - t1, "keep": time.perf_counter() - t2}
-    return {"kept": kept, "removed": {k: m.representative for k, m in removed.items()}, "pairs": len(i),
-            "seconds": seconds}
+    return {"kept": kept, "removed": removed, "pairs": len(i), "seconds": seconds}
+
+
+def _keep_partition(group: dict[str, np.ndarray], threshold: float) -> dict[str, np.ndarray]:
+    from tooldojo.dedup.filters import duplicate_rows
+
+    removed = duplicate_rows(group["i"], group["j"], group["s"], threshold)
+    rows = np.fromiter(removed, np.int64, len(removed))
+    return {"row": rows, "rep": np.array([removed[r].representative for r in rows.tolist()], np.int64)}
+
+
+def ray_keep(i: np.ndarray, j: np.ndarray, s: np.ndarray, n: int, threshold: float, partitions: int
+             ) -> dict[int, int]:
+    """:func:`~tooldojo.dedup.filters.duplicate_rows` (removed row -> kept row) with the greedy pass on the
+    workers: connected components of the pair graph (scipy, on the pairs' int arrays: ~20 B per pair, no
+    rows) label each pair, pairs are shuffled to partitions by component, and each partition runs the greedy
+    rule over its whole components — the rule never looks across components, so the result is the
+    single-machine one."""
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ray = import_ray("dedup.executor")
+    if not len(i):
+        return {}
+    sel = s >= threshold
+    i, j, s = i[sel], j[sel], s[sel]
+    _, labels = connected_components(coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n)), directed=False)
+    part = labels[i].astype(np.int64) % partitions
+    step = max(1, -(-len(i) // partitions))
+    pairs = ray.data.from_arrow([pa.table({"part": part[k:k + step], "i": i[k:k + step], "j": j[k:k + step],
+                                           "s": s[k:k + step]}) for k in range(0, len(i), step)])
+    out = (pairs.groupby("part", num_partitions=partitions)
+           .map_groups(_keep_partition, fn_kwargs={"threshold": threshold}, batch_format="numpy"))
+    removed: dict[int, int] = {}
+    for batch in out.iter_batches(batch_format="numpy", batch_size=None):
+        removed.update(zip(np.asarray(batch["row"]).tolist(), np.asarray(batch["rep"]).tolist(), strict=True))
+    return dict(sorted(removed.items()))
 
 
 def local_text_dedup(texts: Sequence[str], cfg: Any) -> dict[str, Any]:
@@ -193,16 +230,18 @@ def local_text_dedup(texts: Sequence[str], cfg: Any) -> dict[str, Any]:
 class _Encoder:
     """A Ray actor's embedding model (loaded once per actor)."""
 
-    def __init__(self, model: str | None, device: str | None, batch_size: int):
+    def __init__(self, model: str | None, device: str | None, batch_size: int, max_unknown_share: float = 1.0):
         from tooldojo.dedup.semantic import load_encoder
 
         self.model, self.device, self.batch_size = model, device, batch_size
+        self.max_unknown_share = max_unknown_share
         load_encoder(model, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from tooldojo.dedup.semantic import encode
 
-        emb = encode([str(t) for t in batch["text"]], self.model, batch_size=self.batch_size, device=self.device)
+        emb = encode([str(t) for t in batch["text"]], self.model, batch_size=self.batch_size, device=self.device,
+                     max_unknown_share=self.max_unknown_share)
         return {"row": batch["row"], "emb": emb}
 
 
@@ -218,7 +257,7 @@ def ray_encode(texts: Sequence[str], cfg: Any, progress: bool = False, *, worker
     actors = max(1, min(actors, -(-len(texts) // cfg.batch_size)))
     per_block = max(cfg.batch_size, -(-len(texts) // actors))
     ds = text_dataset(texts, rows_per_block=per_block).map_batches(
-        _Encoder, fn_constructor_args=(cfg.model, cfg.device, cfg.batch_size), batch_format="numpy",
+        _Encoder, fn_constructor_args=(cfg.model, cfg.device, cfg.batch_size, cfg.max_unknown_share), batch_format="numpy",
         batch_size=None, concurrency=actors, num_gpus=1 if gpu else 0, num_cpus=0 if gpu else 1)
     out: np.ndarray | None = None
     for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
@@ -230,20 +269,45 @@ def ray_encode(texts: Sequence[str], cfg: Any, progress: bool = False, *, worker
     return out
 
 
+def _ann_index_bytes(emb: np.ndarray, m: int, ef: int) -> np.ndarray:
+    import faiss
+
+    from tooldojo.dedup.semantic import build_ann_index
+
+    return faiss.serialize_index(build_ann_index(emb, m, ef))
+
+
+def _ann_rows(index_bytes: np.ndarray, emb: np.ndarray, r0: int, r1: int, threshold: float, neighbors: int,
+              ef: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import faiss
+
+    from tooldojo.dedup.semantic import ann_row_pairs
+
+    return ann_row_pairs(faiss.deserialize_index(index_bytes), emb, r0, r1, threshold, neighbors, ef)
+
+
 def ray_semantic_pairs(emb: np.ndarray, cfg: Any, *, workers: int | None = None) -> list[Pair]:
-    """:func:`~tooldojo.dedup.filters.semantic_pairs` with one Ray task per row block (same pairs)."""
-    from tooldojo.dedup.semantic import concat_pairs, row_block_pairs
+    """:func:`~tooldojo.dedup.filters.semantic_pairs` on Ray (same pairs): exact search as one task per row
+    block; above ``cfg.exact_up_to`` rows, the HNSW index built once by a task (one thread, the same graph
+    as locally) and searched by one task per row range."""
+    from tooldojo.dedup.semantic import concat_pairs, row_block_pairs, unique_pairs
 
     ray = import_ray("dedup.executor")
-    if len(emb) <= cfg.block_size:
+    if len(emb) <= min(cfg.block_size, cfg.exact_up_to):
         i, j, s = row_block_pairs(emb, 0, cfg.link_threshold, cfg.block_size)
         return to_pairs(i, j, s, "semantic")
     ref = ray.put(emb)
-    task = ray.remote(num_cpus=1)(row_block_pairs)
-    parts = ray.get([task.remote(ref, r0, cfg.link_threshold, cfg.block_size)
-                     for r0 in range(0, len(emb), cfg.block_size)])
-    i, j, s = concat_pairs(parts)
-    return to_pairs(i, j, s, "semantic")
+    if len(emb) <= cfg.exact_up_to:
+        task = ray.remote(num_cpus=1)(row_block_pairs)
+        parts = ray.get([task.remote(ref, r0, cfg.link_threshold, cfg.block_size)
+                         for r0 in range(0, len(emb), cfg.block_size)])
+        return to_pairs(*concat_pairs(parts), "semantic")
+    index_ref = ray.remote(num_cpus=1)(_ann_index_bytes).remote(ref, cfg.ann_m, cfg.ann_ef_search)
+    per_task = -(-len(emb) // cluster_cpus(ray, workers))
+    search = ray.remote(num_cpus=1)(_ann_rows)
+    parts = ray.get([search.remote(index_ref, ref, r0, min(r0 + per_task, len(emb)), cfg.link_threshold,
+                                   cfg.neighbors, cfg.ann_ef_search) for r0 in range(0, len(emb), per_task)])
+    return to_pairs(*unique_pairs(*concat_pairs(parts)), "semantic")
 
 
 def ray_filter_ops(workers: int | None = None) -> FilterOps:

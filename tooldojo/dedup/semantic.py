@@ -1,8 +1,10 @@
 """Semantic similarity with sentence-transformers embeddings, in bounded memory.
 
-Texts are encoded in batches (L2-normalised, so cosine = dot product); similarities are computed block
-by block (``block_size`` rows against ``block_size`` columns), so memory stays at one block × block
-matrix however many texts there are.
+Texts are encoded in batches (L2-normalised, so cosine = dot product). A text the model cannot read (most
+of its tokens unknown to the tokenizer) gets a zero vector, so it is similar to nothing. Similar pairs come
+from exact search for small inputs (block by block: ``block_size`` rows against ``block_size`` columns,
+memory one block × block matrix) and from a faiss HNSW index above (:func:`ann_pairs`: each row's
+``neighbors`` nearest rows, their cosine recomputed exactly).
 """
 
 from __future__ import annotations
@@ -42,20 +44,95 @@ def load_encoder(model: str | None = None, device: str | None = None):
                           fix="give a local sentence-transformers folder or a cached Hub id") from None
 
 
+def unknown_share(texts: Sequence[str], tokenizer: Any) -> np.ndarray:
+    """Per text, the share of its tokens that ``tokenizer`` maps to its unknown token (0 without one)."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None or not len(texts):
+        return np.zeros(len(texts), dtype=np.float32)
+    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    return np.array([sum(t == unk for t in row) / len(row) if row else 0.0 for row in ids], dtype=np.float32)
+
+
 def encode(texts: Sequence[str], model: str | None = None, *, batch_size: int = 256, device: str | None = None,
-           progress: bool = False) -> np.ndarray:
-    """L2-normalised float32 embeddings, shape ``(len(texts), dim)``."""
+           progress: bool = False, max_unknown_share: float = 1.0) -> np.ndarray:
+    """L2-normalised float32 embeddings, shape ``(len(texts), dim)``; a text whose tokens are more than
+    ``max_unknown_share`` unknown to the model gets a zero row (cosine 0 with everything)."""
     enc = load_encoder(model, device)
     if not len(texts):
         return np.zeros((0, enc.get_sentence_embedding_dimension() or 0), dtype=np.float32)
     emb = enc.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                      show_progress_bar=progress)
-    return np.asarray(emb, dtype=np.float32)
+    emb = np.asarray(emb, dtype=np.float32)
+    if max_unknown_share < 1.0:
+        emb[unknown_share(texts, enc.tokenizer) > max_unknown_share] = 0.0
+    return emb
 
 
 def encode_config(texts: Sequence[str], cfg: Any, progress: bool = False) -> np.ndarray:
     """:func:`encode` with a :class:`~tooldojo.dedup.config.SemanticConfig`."""
-    return encode(texts, cfg.model, batch_size=cfg.batch_size, device=cfg.device, progress=progress)
+    return encode(texts, cfg.model, batch_size=cfg.batch_size, device=cfg.device, progress=progress,
+                  max_unknown_share=cfg.max_unknown_share)
+
+
+def build_ann_index(emb: np.ndarray, m: int = 16, ef: int = 64) -> Any:
+    """A faiss HNSW index (inner product) over ``emb``, built on one thread so the graph, and so the pairs
+    found, are the same on every run and executor."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(emb.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.add(np.ascontiguousarray(emb, dtype=np.float32))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return index
+
+
+def ann_row_pairs(index: Any, emb: np.ndarray, r0: int, r1: int, threshold: float, neighbors: int, ef: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j, cosine)``, ``i < j``, cosine ``>= threshold``, between rows ``r0:r1`` and their
+    ``neighbors`` nearest rows in ``index`` (one unit of work: the Ray executor runs row ranges as tasks)."""
+    index.hnsw.efSearch = max(ef, neighbors + 1)
+    approx, nbrs = index.search(np.ascontiguousarray(emb[r0:r1], dtype=np.float32), neighbors + 1)
+    i = np.repeat(np.arange(r0, r1, dtype=np.int64), nbrs.shape[1])
+    j = nbrs.ravel().astype(np.int64)
+    ok = (j >= 0) & (j != i) & (approx.ravel() >= threshold - 1e-4)  # candidates; cosines recomputed below
+    i, j = np.minimum(i[ok], j[ok]), np.maximum(i[ok], j[ok])
+    sim = np.einsum("ij,ij->i", emb[i], emb[j]).astype(np.float32)
+    keep = sim >= threshold
+    return i[keep], j[keep], sim[keep]
+
+
+def unique_pairs(i: np.ndarray, j: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct pairs sorted by ``(i, j)`` (a pair found from both of its rows is kept once)."""
+    if not len(i):
+        return i, j, s
+    order = np.lexsort((j, i))
+    i, j, s = i[order], j[order], s[order]
+    first = np.concatenate([[True], (i[1:] != i[:-1]) | (j[1:] != j[:-1])])
+    return i[first], j[first], s[first]
+
+
+def ann_pairs(emb: np.ndarray, threshold: float, *, neighbors: int = 16, m: int = 16, ef: int = 64,
+              rows_per_search: int = 65536) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j, cosine)`` with ``i < j`` and cosine ``>= threshold`` among each row's ``neighbors``
+    approximate nearest rows (faiss HNSW); cosines are recomputed exactly, so every pair found has the value
+    exact search gives it."""
+    if len(emb) < 2:
+        return concat_pairs([])
+    index = build_ann_index(emb, m, ef)
+    parts = [ann_row_pairs(index, emb, r0, min(r0 + rows_per_search, len(emb)), threshold, neighbors, ef)
+             for r0 in range(0, len(emb), rows_per_search)]
+    return unique_pairs(*concat_pairs(parts))
+
+
+def pairs_config(emb: np.ndarray, cfg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs at cosine ``>= cfg.link_threshold``: exact up to ``cfg.exact_up_to`` rows, ANN above."""
+    if len(emb) <= cfg.exact_up_to:
+        return similar_pairs(emb, cfg.link_threshold, cfg.block_size)
+    return ann_pairs(emb, cfg.link_threshold, neighbors=cfg.neighbors, m=cfg.ann_m, ef=cfg.ann_ef_search)
 
 
 def similar_pairs(emb: np.ndarray, threshold: float, block_size: int = 4096
@@ -108,3 +185,18 @@ def nearest(a: np.ndarray, b: np.ndarray, block_size: int = 4096) -> tuple[np.nd
             best[r0:r0 + len(rows)][better] = j[better] + c0
             best_sim[r0:r0 + len(rows)][better] = s[better]
     return best, best_sim
+
+
+def nearest_config(a: np.ndarray, b: np.ndarray, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest` for a :class:`~tooldojo.dedup.config.SemanticConfig`: exact while ``len(b)`` is at most
+    ``cfg.exact_up_to``, else each row of ``a`` searched in a faiss HNSW index of ``b`` (its cosine exact)."""
+    if len(b) <= cfg.exact_up_to or not len(a):
+        return nearest(a, b, cfg.block_size)
+    index = build_ann_index(b, cfg.ann_m, cfg.ann_ef_search)
+    index.hnsw.efSearch = cfg.ann_ef_search
+    _, idx = index.search(np.ascontiguousarray(a, dtype=np.float32), 1)
+    best = idx[:, 0].astype(np.int64)
+    found = best >= 0
+    sim = np.full(len(a), -np.inf, dtype=np.float32)
+    sim[found] = np.einsum("ij,ij->i", a[found], b[best[found]])
+    return best, sim

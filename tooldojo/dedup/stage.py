@@ -60,6 +60,8 @@ class _Sims:
 
     def __init__(self) -> None:
         self.by_filter: dict[str, tuple[Any, dict[Hashable, int]]] = {}
+        self.unreadable = 0
+        """Texts the embedding model could not read (mostly unknown tokens): not compared by embeddings."""
 
     def add(self, name: str, data: np.ndarray, ids: list[Hashable]) -> None:
         self.by_filter[name] = (data, {k: i for i, k in enumerate(ids)})
@@ -87,6 +89,9 @@ def _filter_pairs(ops: FilterOps, config: DedupConfig, texts: list[str], ids: li
     if sem.enabled:
         log(f"embedding {len(texts)} {what}")
         emb = ops.encode(texts, sem, progress=progress)
+        sims.unreadable = int(len(emb) - np.count_nonzero(emb.any(axis=1)))
+        if sims.unreadable:
+            log(f"{sims.unreadable} {what} mostly unknown to the embedding model: not compared by embeddings")
         sims.add("semantic", emb, ids)
         stages.append(("semantic", ops.semantic_pairs(emb, sem), sem.threshold))
     return stages
@@ -105,12 +110,11 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     for bad in inputs.invalid:
         counts["invalid"][bad.table] += 1
 
-    fam_order: list[str] = []
     fam_tools: dict[str, dict[str, ToolRecord]] = {}
     for t in tools:
-        if t.family_id not in fam_tools:
-            fam_order.append(t.family_id)
         fam_tools.setdefault(t.family_id, {})[t.role] = t
+    fam_order = list(fam_tools)  # input order (dicts keep insertion order)
+    fam_pos = {f: i for i, f in enumerate(fam_order)}
     n_queries = Counter(q.family_id for q in queries)
     tool_by_id = {t.tool_id: t for t in tools}
     query_by_id = {q.query_id: q for q in queries}
@@ -134,7 +138,7 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     live_tools = [t for t in tools if t.family_id not in removed_fams]
     tool_ids = [t.tool_id for t in live_tools]
     priority = sorted({t.family_id for t in live_tools},
-                      key=lambda f: (-n_queries[f], -len(fam_tools[f]), fam_order.index(f)))
+                      key=lambda f: (-n_queries[f], -len(fam_tools[f]), fam_pos[f]))
     if "tools" in config.apply_to and live_tools:
         texts = [tool_text(t.function) for t in live_tools]
         stages = _filter_pairs(ops, config, texts, tool_ids, sims_t, "tools", log, progress)
@@ -243,14 +247,16 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     qgroups_by_fam: dict[str, list[list[str]]] = defaultdict(list)
     for g in qgroups:
         qgroups_by_fam[query_by_id[g[0]].family_id].append(g)
+    links_by_fam: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for lk in links.values():
+        links_by_fam[lk["a"]].append(lk)
     clusters = []
     for i, fams in enumerate(fam_groups, 1):
-        fs = set(fams)
         clusters.append({
             "cluster_id": f"c{i:04d}",
             "families": fams,
             "domains": sorted({t.domain for f in fams for t in fam_tools[f].values()}),
-            "links": [lk for lk in links.values() if lk["a"] in fs],
+            "links": [lk for f in fams for lk in links_by_fam.get(f, [])],
             "query_groups": [g for f in fams for g in qgroups_by_fam.get(f, [])],
         })
 
@@ -275,6 +281,8 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
             indexes[table] = idx
 
     stats = _stats(config, inputs, counts, removed, kept_tools, kept_queries, kept_fams, clusters)
+    if config.semantic.enabled:
+        stats["not_embedded"] = {"tools": sims_t.unreadable, "queries": sims_q.unreadable}
     return DedupResult(kept_tools, kept_queries, removed, clusters, stats, indexes)
 
 
@@ -351,15 +359,40 @@ def render_report(config: DedupConfig, stats: dict[str, Any]) -> str:
                  if stats.get("lsh") else "")
               + (f", reference index `{mh.reference_index}`" if mh.reference_index else ""),
               f"- Embeddings: {'on' if sem.enabled else 'off'}; model `{sem.model or 'all-MiniLM-L6-v2 (offline)'}`, "
-              f"duplicate at cosine >= {sem.threshold}, close at >= {sem.link_threshold}",
+              f"duplicate at cosine >= {sem.threshold}, close at >= {sem.link_threshold}; exact search up to "
+              f"{sem.exact_up_to} rows, faiss HNSW above"
+              + (f"; not compared (mostly unknown tokens): {stats['not_embedded']['tools']} tools, "
+                 f"{stats['not_embedded']['queries']} queries" if any(stats.get("not_embedded", {}).values()) else ""),
               f"- Applied to: {', '.join(config.apply_to)}; invalid rows: {config.on_invalid}", ""]
     return "\n".join(lines)
 
 
-def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool = False) -> Manifest:
-    """Filter ``run_dir/synth`` into ``run_dir/dedup`` (skipped when up to date unless ``force``)."""
+def input_files(spec: str) -> tuple[Path, Path]:
+    """``"tools.jsonl,queries.jsonl"`` -> the two paths, checked to exist (one line naming the problem)."""
+    from tooldojo.errors import ConfigError
+
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if len(parts) != 2:
+        raise ConfigError(f"expected two files, got {len(parts)}", field="--input",
+                          fix="pass the tools file and the queries file: --input tools.jsonl,queries.jsonl")
+    paths = (Path(parts[0]), Path(parts[1]))
+    for p in paths:
+        if not p.is_file():
+            raise ConfigError(f"file not found: {p}", field="--input",
+                              fix="pass existing JSONL files: --input tools.jsonl,queries.jsonl")
+    return paths
+
+
+def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool = False,
+              files: tuple[Path, Path] | None = None) -> Manifest:
+    """Filter ``run_dir/synth`` (or ``files``: ``(tools.jsonl, queries.jsonl)`` of records from elsewhere, with
+    the same validation) into ``run_dir/dedup`` (skipped when up to date unless ``force``). Every input row is
+    read and checked before the run folder is touched."""
     run_dir = Path(run_dir)
-    inputs = {"synth": upstream_fingerprint(run_dir / "synth", needed_by="dedup")}
+    if files is None:
+        inputs = {"synth": upstream_fingerprint(run_dir / "synth", needed_by="dedup")}
+    else:
+        inputs = {"tools": file_fingerprint(files[0]), "queries": file_fingerprint(files[1])}
     if config.minhash.reference_index:
         ref = Path(config.minhash.reference_index)
         if not ref.exists():
@@ -371,8 +404,8 @@ def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool 
     st = StageRun(run_dir / "dedup", "dedup", config, inputs=inputs)
     if not force and st.up_to_date():
         return read_manifest(st.dir)  # type: ignore[return-value]
+    data = load_inputs(run_dir / "synth", config.on_invalid, files=files)
     with st:
-        data = load_inputs(run_dir / "synth", config.on_invalid)
         if config.executor == "ray":
             from tooldojo.dedup.ray_exec import ray_filter_ops
             from tooldojo.ray_session import ray_session

@@ -46,7 +46,8 @@ class Inputs:
 
 def _rows(path: Path, model: type[BaseModel], table: str, mode: str, inputs: Inputs) -> list[Any]:
     if not path.exists():
-        raise DataError("file not found", field=str(path), fix="run `tooldojo synth` for this run folder first")
+        raise DataError("file not found", field=str(path),
+                        fix="run `tooldojo synth` for this run folder first, or pass --input tools.jsonl,queries.jsonl")
     out = []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -102,10 +103,12 @@ def schema_problem(function: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def load_inputs(synth_dir: Path, on_invalid: Literal["error", "drop"] = "error") -> Inputs:
-    """Read and check ``tools.jsonl`` and ``queries.jsonl`` of a synth folder."""
+def load_inputs(synth_dir: Path | None, on_invalid: Literal["error", "drop"] = "error", *,
+                files: tuple[Path, Path] | None = None) -> Inputs:
+    """Read and check ``tools.jsonl`` and ``queries.jsonl`` of a synth folder, or the ``files``
+    ``(tools, queries)`` given instead (records that did not come from ``tooldojo synth``)."""
     inputs = Inputs()
-    tpath, qpath = synth_dir / "tools.jsonl", synth_dir / "queries.jsonl"
+    tpath, qpath = files if files is not None else (Path(synth_dir) / "tools.jsonl", Path(synth_dir) / "queries.jsonl")
     tool_rows = _rows(tpath, ToolRecord, "tools", on_invalid, inputs)
     query_rows = _rows(qpath, QueryRecord, "queries", on_invalid, inputs)
 
