@@ -6,8 +6,10 @@
 - RL rows carry the prompt already rendered by the chat template with the row's tools (``GRPOTrainer``
   renders only trainer-wide tools), and the gold columns the rewards read.
 
-Rows longer than the budget are left out and counted, never cut: a cut prompt loses tools, a cut completion
-loses the call.
+A row longer than the budget first loses distractor tools (other families' tools, longest first; the family's
+tools, the gold answer's and ``generate_response`` always stay) until it fits; a row that still does not fit is
+left out and counted, never cut: a cut prompt loses tools, a cut completion loses the call. Both counts and the
+drop rate go into the train manifest.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from tooldojo.errors import DataError
 from tooldojo.prompting import SELECT_INSTRUCTIONS, build_completion, build_prompt
+from tooldojo.records import GENERATE_RESPONSE
 
 RL_COLUMNS = ["prompt", "tools", "gold_tool", "gold_arguments", "kind", "example_id"]
 
@@ -36,11 +39,22 @@ class PreparedData:
     mean_tokens: float
     completion_tokens: int = 0
     """SFT: the longest completion in tokens."""
+    trimmed: int = 0
+    """Rows kept by leaving out distractor tools to fit the budget."""
+    distractors_removed: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def drop_rate(self) -> float:
+        """Share of the sampled rows left out as too long."""
+        seen = self.rows_used + self.too_long
+        return self.too_long / seen if seen else 0.0
 
     def summary(self) -> dict[str, Any]:
         return {"rows_in": self.rows_in, "rows_used": self.rows_used, "too_long": self.too_long,
-                "max_tokens": self.max_tokens, "mean_tokens": round(self.mean_tokens, 1)}
+                "drop_rate": round(self.drop_rate, 4), "trimmed": self.trimmed,
+                "distractors_removed": self.distractors_removed, "max_tokens": self.max_tokens,
+                "mean_tokens": round(self.mean_tokens, 1)}
 
 
 def load_split(dataset_dir: Path, config: str) -> Any:
@@ -92,6 +106,31 @@ def _tools(row: dict[str, Any]) -> list[dict[str, Any]] | None:
     return json.loads(tools) if isinstance(tools, str) else tools
 
 
+def fit_tools(row: dict[str, Any], tools: list[dict[str, Any]], measure: Any, budget: int
+              ) -> tuple[list[dict[str, Any]] | None, int, int]:
+    """Leave distractor tools out of ``tools`` (longest schema first) until ``measure(tools) <= budget``.
+
+    Distractors are the tools of other families: not the row's weak/strong tool, not in its gold ranking, not
+    ``generate_response``; a row without family tools keeps one. Returns ``(tools, measured length, distractors removed)``; ``tools`` is ``None``
+    when even the family's tools alone exceed the budget.
+    """
+    keep = {row.get("gold_tool"), row.get("weak_tool"), row.get("strong_tool"), GENERATE_RESPONSE,
+            *(row.get("gold_ranking") or [])}
+    removable = sorted((t for t in tools if _name(t) not in keep), key=lambda t: len(json.dumps(t)), reverse=True)
+    # a row offering no family tool (Zero-to-One's "zero") keeps one distractor: it is the example's point
+    floor = 0 if any(_name(t) in keep - {GENERATE_RESPONSE} for t in tools) else 1
+    n, removed = measure(tools), 0
+    while n > budget and len(removable) > floor:
+        drop = _name(removable.pop(0))
+        tools = [t for t in tools if _name(t) != drop]
+        n, removed = measure(tools), removed + 1
+    return (tools if n <= budget else None), n, removed
+
+
+def _name(tool: dict[str, Any]) -> str:
+    return (tool.get("function") or tool).get("name", "")
+
+
 def _ids(tokenizer: Any, messages: list[dict[str, str]], tools: Any, *, generation_prompt: bool) -> list[int]:
     out = tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=True,
                                         add_generation_prompt=generation_prompt, return_dict=True)
@@ -117,15 +156,18 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
 
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
-    kept, lengths, completion_lengths, too_long = [], [], [], 0
+    kept, lengths, completion_lengths, too_long, trimmed, removed = [], [], [], 0, 0, 0
     for row in ds:
         if task == "select":
             row = _with_call_format(row, call_format)
-        tools = _tools(row)
-        full = _ids(tokenizer, row["prompt"] + row["completion"], tools, generation_prompt=False)
-        if len(full) > max_length:
+        messages = row["prompt"] + row["completion"]
+        tools, _, dropped = fit_tools(row, _tools(row) or [], lambda t, m=messages: len(
+            _ids(tokenizer, m, t, generation_prompt=False)), max_length)
+        if tools is None:
             too_long += 1
             continue
+        trimmed, removed = trimmed + (dropped > 0), removed + dropped
+        full = _ids(tokenizer, messages, tools, generation_prompt=False)
         prompt_len = _common_prefix(_ids(tokenizer, row["prompt"], tools, generation_prompt=True), full)
         kept.append({"input_ids": full, "completion_mask": [0] * prompt_len + [1] * (len(full) - prompt_len)})
         lengths.append(len(full))
@@ -135,7 +177,8 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
                         field=f"train.{'stage1' if task == 'rank' else 'stage2'}.max_length",
                         fix="raise max_length (the rows' prompts hold every candidate tool's schema)")
     return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
-                        sum(lengths) / len(lengths), completion_tokens=max(completion_lengths))
+                        sum(lengths) / len(lengths), completion_tokens=max(completion_lengths), trimmed=trimmed,
+                        distractors_removed=removed)
 
 
 def render_prompt(tokenizer: Any, messages: list[dict[str, str]], tools: Any) -> str:
@@ -157,16 +200,18 @@ def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: 
 
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
-    kept, lengths, too_long = [], [], 0
+    kept, lengths, too_long, trimmed, removed = [], [], 0, 0, 0
     for row in ds:
         row = _with_call_format(row, call_format)
-        tools = _tools(row)
-        text = render_prompt(tokenizer, row["prompt"], tools)
-        n = len(tokenizer(text)["input_ids"])
-        if n > max_prompt_length:
+        tools, n, dropped = fit_tools(row, _tools(row) or [], lambda t, m=row["prompt"]: len(
+            tokenizer(render_prompt(tokenizer, m, t))["input_ids"]), max_prompt_length)
+        if tools is None:
             too_long += 1
             continue
-        kept.append({"prompt": text, "tools": row["tools"], "gold_tool": row["gold_tool"],
+        trimmed, removed = trimmed + (dropped > 0), removed + dropped
+        text = render_prompt(tokenizer, row["prompt"], tools)
+        kept.append({"prompt": text, "tools": json.dumps(tools, ensure_ascii=False) if dropped else row["tools"],
+                     "gold_tool": row["gold_tool"],
                      "gold_arguments": row["gold_arguments"] or "{}", "kind": row.get("kind") or "",
                      "example_id": row.get("example_id") or ""})
         lengths.append(n)
@@ -174,4 +219,4 @@ def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: 
         raise DataError(f"every RL prompt is longer than max_prompt_length={max_prompt_length} tokens",
                         field="train.rl.max_prompt_length", fix="raise train.rl.max_prompt_length")
     return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
-                        sum(lengths) / len(lengths))
+                        sum(lengths) / len(lengths), trimmed=trimmed, distractors_removed=removed)
