@@ -152,7 +152,7 @@ def quiet_libraries() -> Iterator[None]:
             dtqdm.enable_progress_bars()
 
 
-def stop_rollouts_at_answer_end(model: Any, tokenizer: Any) -> dict[str, Any]:
+def stop_rollouts_at_answer_end(model: Any, tokenizer: Any, stops: list[str] | None = None) -> dict[str, Any]:
     """End each transformers-generated GRPO rollout at its closing tag (``</tool_call>``, ``</answer>``) or when
     the model starts the next user turn, as the eval does, instead of sampling on to ``max_completion_length``.
 
@@ -164,7 +164,7 @@ def stop_rollouts_at_answer_end(model: Any, tokenizer: Any) -> dict[str, Any]:
     from tooldojo.eval.data import STOPS
     from tooldojo.eval.hf_backend import stop_criterion
 
-    stops = sorted({s for task in STOPS.values() for s in task if s != "</ranking>"})
+    stops = stops or sorted({s for task in STOPS.values() for s in task if s != "</ranking>"})
     generate = model.generate
 
     def generate_with_stops(*args: Any, **kwargs: Any) -> Any:
