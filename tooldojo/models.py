@@ -58,9 +58,11 @@ def sync_base_template(folder: Path) -> Path:
     """Give a folder tooldojo prepared (its cached base models and tokenizer) the package's current base chat
     template, so a template change (e.g. the tool rendering) reaches them without rebuilding the weights.
     Folders of trained models keep the template they were trained with."""
+    from tooldojo.runs import write_text
+
     path = Path(folder) / "chat_template.jinja"
     if path.exists() and path.read_text(encoding="utf-8") != base_chat_template():
-        path.write_text(base_chat_template(), encoding="utf-8")
+        write_text(path, base_chat_template())  # atomic: a new file, so a hard-linked copy keeps its own
     return Path(folder)
 
 
