@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--completion", type=int, default=64)
     ap.add_argument("--note", default="", help="conditions to state under the table (e.g. other load)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--from-log", type=Path, default=None,
+                    help="render the rows an earlier run printed (one JSON object a line) instead of measuring")
+    ap.add_argument("--after", default=None, help="with --from-log: the commit the after rows measured")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -98,7 +101,21 @@ def main(argv: list[str] | None = None) -> None:
                             text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "tooldojo"], cwd=ROOT, capture_output=True,
                            text=True).stdout.strip()
-    after = f"{commit}{'+changes' if dirty else ''}"
+    after = args.after or f"{commit}{'+changes' if dirty else ''}"
+    if args.from_log:
+        results = [json.loads(line) for line in args.from_log.read_text().splitlines() if line.startswith("{")]
+    else:
+        results = measure(args)
+    body = render(results, before=args.before, after=after, args=args)
+    if args.no_write:
+        print(body)
+    else:
+        write_section("speed", "Speed before/after: eval examples/s, SFT tokens/s, GRPO s/step (Gemma-3-270M, CPU)",
+                      body)
+
+
+def measure(args: Any) -> list[dict[str, Any]]:
+    """Run every before/after pair; each row is printed as a JSON line as it finishes."""
     only = args.only.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "before"
@@ -132,12 +149,7 @@ def main(argv: list[str] | None = None) -> None:
             r = run(job, trees[side], caches[side])
             results.append({"kind": kind, "side": side, "load": load, **job, **r})
             print(json.dumps(results[-1]), flush=True)
-    body = render(results, before=args.before, after=after, args=args)
-    if args.no_write:
-        print(body)
-    else:
-        write_section("speed", "Speed before/after: eval examples/s, SFT tokens/s, GRPO s/step (Gemma-3-270M, CPU)",
-                      body)
+    return results
 
 
 def render(results: list[dict[str, Any]], *, before: str, after: str, args: Any) -> str:

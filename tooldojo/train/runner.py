@@ -197,7 +197,8 @@ def _run_phase(phase: Phase, cfg: TrainConfig, backend: Any, base: str, init_fro
                                         max_examples=st.max_examples, seed=seed)
     estimate = check_memory(phase, cfg, backend, base, prepared, console)
     resume = last_checkpoint(phase_dir)
-    console.print(f"{LABELS[phase]}: {prepared.rows_used} rows ({prepared.too_long} too long), longest "
+    console.print(f"{LABELS[phase]}: {prepared.rows_used} rows ({prepared.too_long} too long: "
+                  f"{prepared.drop_rate:.1%} dropped; {prepared.trimmed} fitted by leaving out distractors), longest "
                   f"{prepared.max_tokens} tokens, from {'base' if init_from is None else init_from.parent.name}"
                   f"{f', resuming at {resume.name}' if resume else ''}; memory ≈ {estimate.line()}")
     from tooldojo.train.phases import quiet_libraries
