@@ -236,25 +236,44 @@ def worker_sft(job: dict[str, Any]) -> dict[str, Any]:
         torch.cuda.set_per_process_memory_fraction(job["memory_fraction"], 0)
     steps, batch, seq = job["steps"], job["batch"], job["seq_len"]
     start = _allocated(cuda)
+    grouping = {}
+    if job.get("group_by_length"):
+        from tooldojo.train.phases import length_grouping
+
+        grouping = length_grouping(True)
     with quiet_libraries():
         t0 = time.perf_counter()
         model, tok = load_for_training(backend, path, init_from=None, lora=cfg.lora, max_seq_length=seq, seed=0)
         load_s = time.perf_counter() - t0
-        data = sft_rows(batch * (steps + 1), seq, len(tok))
+        prepared = None
+        if job.get("rows") == "catalog":  # real select rows, as many as the run's steps take, lengths varying
+            from tooldojo.train.data import prepare_sft
+
+            prepared = prepare_sft(select_rows(4 * batch * (steps + 1)), tok, task="select", call_format="json",
+                                   max_length=seq, max_examples=batch * (steps + 1), seed=0)
+            data = prepared.dataset
+        else:
+            data = sft_rows(batch * (steps + 1), seq, len(tok))
         args = make_args(SFTConfig, **(_common_args(cfg, backend, Path(job["out"]), 0) | {"save_strategy": "no"}),
-                         per_device_train_batch_size=batch, max_steps=steps + 1, learning_rate=1e-4,
-                         max_length=seq, completion_only_loss=True)
+                         per_device_train_batch_size=batch, max_steps=-(-len(data) // batch), learning_rate=1e-4,
+                         max_length=seq, completion_only_loss=True, **grouping)
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
         timer = _StepTimer(cuda)
         trainer.add_callback(timer)
         _reset_peak(cuda)
         with compact_loss_on_cpu(backend):
             trainer.train()
+    loss = [round(h["loss"], 3) for h in trainer.state.log_history if "loss" in h][-1]
+    common = {"peak_gib": (_peak_bytes(cuda) - start) / 2**30, "load_s": load_s, "backend_s": job["backend_s"],
+              "setup": backend.describe(), "loss": loss}
+    if prepared is not None:  # one pass over the rows: every row's real (unpadded) tokens over the whole time
+        total = sum(timer.times)
+        real = sum(len(r) for r in data["input_ids"])
+        return {"seconds_per_step": total / len(timer.times), "tokens_per_s": real / total,
+                "rows_per_s": len(data) / total, "mean_tokens": real / len(data), "rows_kept": prepared.rows_used,
+                "rows_too_long": prepared.too_long, **common}
     timing = _timing(timer.times)  # the first step compiles and warms up kernels and caches
-    return timing | {"tokens_per_s": batch * seq / timing["seconds_per_step"],
-                     "peak_gib": (_peak_bytes(cuda) - start) / 2**30, "load_s": load_s,
-                     "backend_s": job["backend_s"], "setup": backend.describe(),
-                     "loss": [round(h["loss"], 3) for h in trainer.state.log_history if "loss" in h][-1]}
+    return timing | {"tokens_per_s": batch * seq / timing["seconds_per_step"], **common}
 
 
 def worker_grpo(job: dict[str, Any]) -> dict[str, Any]:
@@ -276,9 +295,15 @@ def worker_grpo(job: dict[str, Any]) -> dict[str, Any]:
         data = prepare_rl(select_rows(max(8, gens * (steps + 1))), tok, call_format="json", max_prompt_length=2048,
                           max_examples=None, seed=0)
         rewards = ToolZeroRewards(max_steps=steps + 1, log_samples=0)
+        generation = None
+        if job.get("stop_at_answer"):
+            from tooldojo.train.phases import stop_rollouts_at_answer_end
+
+            generation = stop_rollouts_at_answer_end(model, tok)
         args = make_args(GRPOConfig, **(_common_args(cfg, backend, Path(job["out"]), 0) | {"save_strategy": "no"}),
                          per_device_train_batch_size=gens, num_generations=gens, max_completion_length=comp,
-                         max_steps=steps + 1, learning_rate=1e-5, beta=0.0, temperature=0.8)
+                         max_steps=steps + 1, learning_rate=1e-5, beta=0.0, temperature=0.8,
+                         generation_kwargs=generation)
         trainer = GRPOTrainer(model=model, reward_funcs=[rewards.format_fn, rewards.tool_fn], args=args,
                               train_dataset=data.dataset, processing_class=tok)
         timer = _StepTimer(cuda)

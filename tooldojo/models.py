@@ -56,6 +56,18 @@ def base_chat_template() -> str:
     return resources.files("tooldojo").joinpath("templates", "chat", "base.jinja").read_text(encoding="utf-8")
 
 
+def sync_base_template(folder: Path) -> Path:
+    """Give a folder tooldojo prepared (its cached base models and tokenizer) the package's current base chat
+    template, so a template change (e.g. the tool rendering) reaches them without rebuilding the weights.
+    Folders of trained models keep the template they were trained with."""
+    from tooldojo.runs import write_text
+
+    path = Path(folder) / "chat_template.jinja"
+    if path.exists() and path.read_text(encoding="utf-8") != base_chat_template():
+        write_text(path, base_chat_template())  # atomic: a new file, so a hard-linked copy keeps its own
+    return Path(folder)
+
+
 def ensure_chat_template(tokenizer: Any) -> Any:
     """Give a tokenizer without a chat template tooldojo's base template; set a pad token if missing."""
     if not getattr(tokenizer, "chat_template", None):
@@ -91,7 +103,7 @@ def gemma_tokenizer() -> Any:
         tok.save_pretrained(str(tmp))
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
-    return ensure_chat_template(AutoTokenizer.from_pretrained(str(target)))
+    return ensure_chat_template(AutoTokenizer.from_pretrained(str(sync_base_template(target))))
 
 
 def prepare_gemma(dest: str | Path | None = None, *, force: bool = False, dtype: str = "bfloat16") -> Path:
@@ -101,7 +113,7 @@ def prepare_gemma(dest: str | Path | None = None, *, force: bool = False, dtype:
 
     dest = Path(dest) if dest else cache_dir() / "models" / DEFAULT_MODEL
     if (dest / _MARKER).exists() and not force:
-        return dest
+        return sync_base_template(dest)
     folder, name = _gguf_source()
     tok = gemma_tokenizer()
     model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=name, dtype=getattr(torch, dtype))
@@ -133,7 +145,7 @@ def build_tiny_model(dest: str | Path | None = None, *, seed: int = 0, force: bo
 
     dest = Path(dest) if dest else cache_dir() / "models" / f"tiny-gemma3-s{seed}"
     if (dest / _MARKER).exists() and not force:
-        return dest
+        return sync_base_template(dest)
     tok = gemma_tokenizer()
     config = Gemma3TextConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                               pad_token_id=tok.pad_token_id, **TINY_CONFIG)

@@ -55,6 +55,19 @@ def test_stop_strings_end_each_sequence(hf_gen):
     assert stopped["0"] == free["0"] or stop in stopped["0"]  # the others run on
 
 
+def test_each_request_gets_its_own_cap_unless_one_is_configured(tiny_model_path, hf_gen):
+    from tooldojo.eval.hf_backend import HFGenerator
+
+    def capped(caps):
+        return [GenRequest(str(i), [{"role": "user", "content": q}], TOOLS, max_new_tokens=c)
+                for i, (q, c) in enumerate(zip(QUERIES, caps, strict=True))]
+
+    gen = HFGenerator(resolve_local_model(tiny_model_path, None), batch_size=8)  # no configured cap
+    short, long = collect(gen, capped([2, 2, 2])), collect(gen, capped([12, 2, 12]))
+    assert long["0"].startswith(short["0"]) and len(long["0"]) > len(short["0"]) and long["1"] == short["1"]
+    assert collect(hf_gen, capped([2, 2, 2])) == collect(hf_gen, requests())  # hf_gen: max_new_tokens=12 wins
+
+
 def test_adapter_folder_is_merged(tiny_model_path, tmp_path, hf_gen):
     import torch
     from peft import LoraConfig, get_peft_model

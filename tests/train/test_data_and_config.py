@@ -68,13 +68,57 @@ def test_rl_prompts_are_rendered_with_their_tools(split_run, gemma_tokenizer):
     raw = D.load_split(split_run / "split" / "dataset", "select")
     prep = D.prepare_rl(raw, gemma_tokenizer, call_format="json", max_prompt_length=2048, max_examples=None, seed=0)
     row = next(r for r in prep.dataset if r["kind"] == "zero")
-    assert row["prompt"].endswith("### Assistant\n") and '"name": "get_weather"' in row["prompt"]
-    assert '"map_search"' not in row["prompt"] and row["gold_tool"] == "generate_response"
+    assert row["prompt"].endswith("### Assistant\n") and "\nget_weather: Current weather for a city.\n" in row["prompt"]
+    assert "map_search" not in row["prompt"] and row["gold_tool"] == "generate_response"
     ids = gemma_tokenizer(row["prompt"])["input_ids"]  # how TRL tokenizes text prompts: one BOS, not two
     assert ids.count(gemma_tokenizer.bos_token_id) == 1
     assert {"gold_arguments", "tools", "kind"} <= set(prep.dataset.column_names)
     with pytest.raises(DataError, match="max_prompt_length"):
         D.prepare_rl(raw, gemma_tokenizer, call_format="json", max_prompt_length=64, max_examples=None, seed=0)
+
+
+def test_tools_render_compactly(gemma_tokenizer):
+    """tooldojo's base template: one line per tool, one per parameter (required *, type, enum, bounds)."""
+    import json
+
+    from tests.train.conftest import MAP_SEARCH, WEATHER, WEB_SEARCH
+    from tooldojo.prompting import build_prompt, openai_tools
+
+    tools = openai_tools([WEB_SEARCH, WEATHER, MAP_SEARCH])
+    text = gemma_tokenizer.apply_chat_template(build_prompt("hi"), tools=tools, tokenize=False,
+                                               add_generation_prompt=True)
+    assert "\nweb_search: Search the web; returns result titles and snippets.\n" in text
+    assert "  query* (string): The search query.\n  num_results (integer, 1 to 20)\n" in text
+    assert '  unit (string, one of "celsius", "fahrenheit")\n' in text and "  location* (string)\n" in text
+    section = text.split("# Tools")[1].split("### User")[0]
+    as_json = "\n".join(json.dumps(t["function"]) for t in tools)
+    assert len(gemma_tokenizer(section)["input_ids"]) < 0.8 * len(gemma_tokenizer(as_json)["input_ids"])
+
+
+def test_long_rows_lose_distractors_before_being_dropped(split_run, gemma_tokenizer):
+    raw = D.load_split(split_run / "split" / "dataset", "select")
+    full = D.prepare_sft(raw, gemma_tokenizer, task="select", call_format="json", max_length=4096,
+                         max_examples=None, seed=0)
+    budget = max(len(r["input_ids"]) for r in full.dataset) - 1  # the weak_strong rows (3 tools) no longer fit
+    prep = D.prepare_sft(raw, gemma_tokenizer, task="select", call_format="json", max_length=budget,
+                         max_examples=None, seed=0)
+    assert prep.rows_used == 8 and prep.too_long == 0 and prep.drop_rate == 0 and prep.trimmed >= 1
+    assert prep.summary()["distractors_removed"] == prep.distractors_removed >= prep.trimmed
+    texts = [gemma_tokenizer.decode(r["input_ids"]) for r in prep.dataset]
+    trimmed = [t for t in texts if "get_weather" not in t]
+    assert len(trimmed) == prep.trimmed  # only the distractor went; family tools and generate_response stay
+    assert all("\nweb_search:" in t and "\nmap_search:" in t and "\ngenerate_response:" in t for t in trimmed)
+    rl = D.prepare_rl(raw, gemma_tokenizer, call_format="json", max_prompt_length=max(
+        len(gemma_tokenizer(r["prompt"])["input_ids"]) for r in D.prepare_rl(
+            raw, gemma_tokenizer, call_format="json", max_prompt_length=4096, max_examples=None, seed=0).dataset) - 1,
+        max_examples=None, seed=0)
+    assert rl.too_long == 0 and rl.trimmed >= 1
+    assert all(("get_weather" in r["tools"]) == ("get_weather" in r["prompt"]) for r in rl.dataset)
+    zero = D.prepare_sft(raw.filter(lambda r: r["kind"] == "zero"), gemma_tokenizer, task="select",
+                         call_format="json", max_length=4096, max_examples=None, seed=0)
+    short = D.prepare_sft(raw, gemma_tokenizer, task="select", call_format="json",
+                          max_length=max(len(r["input_ids"]) for r in zero.dataset) - 1, max_examples=None, seed=0)
+    assert short.too_long >= 2  # a "zero" row keeps its one distractor: dropped, not emptied
 
 
 def test_phase_plan_and_ablation():

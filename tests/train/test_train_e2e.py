@@ -139,3 +139,25 @@ def test_cli_estimate_and_errors(split_run, tiny_model_path):
     assert res.exit_code == 2 and "--phases" in res.output
     res = runner.invoke(app, ["train", "-r", str(split_run / "nowhere"), "-m", "tiny"])
     assert res.exit_code == 2 and "tooldojo split" in res.output
+
+
+def test_rollouts_stop_at_the_answer_end_and_pad_with_eos(tiny_model_path):
+    """GRPO's generate call ends a rollout at a stop string; the rollouts still running pad it with EOS, where
+    TRL's completion mask ends."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tooldojo.models import load_tokenizer
+    from tooldojo.train.phases import stop_rollouts_at_answer_end
+
+    tok = load_tokenizer(tiny_model_path)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+    enc = tok(["### User\nhi\n\n### Assistant\n", "### User\nFind cafes in Osaka\n\n### Assistant\n"],
+              return_tensors="pt", padding=True)
+    free = model.generate(**enc, max_new_tokens=12, do_sample=False)[:, enc["input_ids"].shape[1]:]
+    stop = tok.decode(free[0, :3])
+    kwargs = stop_rollouts_at_answer_end(model, tok, stops=[stop])
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=12, do_sample=False, **kwargs)[:, enc["input_ids"].shape[1]:]
+    assert tok.decode(out[0, :3]) == stop and (out[0, 3:] == tok.eos_token_id).all()
+    assert out.shape[1] > 3 and torch.equal(out[1], free[1, :out.shape[1]])  # the other rollout ran on

@@ -15,7 +15,7 @@ BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Evaluate an 
 NameOpt = Annotated[str | None, typer.Option("--name", help="Report folder name under RUN/eval/ (default: a slug of the model).")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most this many examples per scenario (BFCL: per category).")]
 BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Local generation batch size.")]
-TokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="Generation budget per output.")]
+TokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="Generation cap per output (default: per task, 192 select / 128 rank / 256 BFCL).")]
 BackendOpt = Annotated[str | None, typer.Option("--backend", help="auto, hf, vllm or openai.")]
 FormatOpt = Annotated[str | None, typer.Option("--call-format", help="json or python (default: the dataset's prompts; BFCL: json).")]
 HtmlOpt = Annotated[bool | None, typer.Option("--html/--no-html", help="Also write report.html.")]

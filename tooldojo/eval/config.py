@@ -59,12 +59,14 @@ class EvalConfig(BaseModel):
     """``auto``: ``openai`` when ``base_url`` is set, else vLLM when installed on CUDA, else transformers."""
     batch_size: int | None = Field(None, ge=1)
     """Local generation batch size; ``None`` = 64 on CUDA, 8 on CPU (a CUDA out-of-memory error halves it)."""
-    max_new_tokens: int = Field(256, ge=8)
+    max_new_tokens: int | None = Field(None, ge=8)
+    """Generation cap for every request; ``None`` = per task (192 tokens for select, 128 for rank; 256 for
+    BFCL). Generation also stops at the task's closing tag."""
     temperature: float = Field(0.0, ge=0)
     """0 = greedy decoding."""
     top_p: float = Field(1.0, gt=0, le=1)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """``auto``: bfloat16 on CUDA, float32 on CPU."""
+    """``auto``: bfloat16 on CUDA and on CPUs with native bfloat16 (AVX512-BF16/AMX), else float32."""
     concurrency: int = Field(16, ge=1)
     """Requests in flight at once against an endpoint."""
     max_retries: int = Field(4, ge=0)

@@ -37,6 +37,8 @@ class GenRequest:
     """Generation ends right after the first of these strings (local backends; the string is kept)."""
     tool_choice: str | None = None
     """For endpoints: ``"none"`` asks for a text reply (the ranking task), ``None`` leaves it to the model."""
+    max_new_tokens: int | None = None
+    """This request's own generation cap (the task's); a backend's configured ``max_new_tokens`` overrides it."""
 
 
 @dataclass
@@ -56,6 +58,14 @@ class GenResult:
 
 
 OnDone = Callable[[list[GenResult]], None]
+
+DEFAULT_MAX_NEW_TOKENS = 256
+"""The generation cap of a request that names none, when no ``max_new_tokens`` is configured."""
+
+
+def new_token_cap(request: GenRequest, configured: int | None) -> int:
+    """Tokens to generate at most for ``request``: the configured cap, else the request's, else 256."""
+    return configured or request.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
 
 
 class Generator(Protocol):

@@ -1,7 +1,8 @@
 """Batched generation with transformers: chat template with ``tools=``, left padding, KV cache.
 
-Prompts are sorted by length so each batch pads little; a CUDA out-of-memory error halves the batch and
-retries. PEFT adapters are merged into their base model after loading, so generation runs at full speed.
+Prompts are grouped by generation cap and sorted by length so each batch pads little; each sequence stops at
+its request's stop strings; a CUDA out-of-memory error halves the batch and retries. PEFT adapters are merged
+into their base model after loading, so generation runs at full speed.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ import time
 from typing import Any
 
 from tooldojo.errors import ConfigError
-from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, trim_at_stop
+from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, new_token_cap, trim_at_stop
 
 
 def pick_device_dtype(dtype: str) -> tuple[str, Any]:
-    """``(device, torch dtype)``: CUDA with bfloat16 when available, else CPU with float32 (``auto``)."""
+    """``(device, torch dtype)`` for ``auto``: CUDA with bfloat16 when available; on CPU bfloat16 where the CPU
+    computes it natively (AVX512-BF16/AMX: prompt processing about 2.7× faster than float32 on Gemma-3-270M,
+    whose offline weights are bfloat16 anyway), else float32."""
     import torch
+
+    from tooldojo.train.backends import cpu_bf16_supported
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype == "auto":
-        return device, torch.bfloat16 if device == "cuda" else torch.float32
+        return device, torch.bfloat16 if device == "cuda" or cpu_bf16_supported() else torch.float32
     return device, getattr(torch, dtype)
 
 
@@ -60,7 +65,7 @@ def render_prompt(tokenizer: Any, messages: list[dict[str, Any]], tools: list[di
                           fix="use a model whose chat template accepts system messages and tools") from None
 
 
-def _tail_stop(tokenizer: Any, stops: list[str], prompt_len: int, window: int = 16) -> Any:
+def stop_criterion(tokenizer: Any, stops: list[str], prompt_len: int, window: int = 16) -> Any:
     """A stopping criterion that ends each sequence once its last ``window`` new tokens contain a stop string.
 
     Cheaper than transformers' ``stop_strings`` (which precomputes tables over the whole vocabulary on every
@@ -82,7 +87,7 @@ def _tail_stop(tokenizer: Any, stops: list[str], prompt_len: int, window: int = 
 class HFGenerator:
     """transformers backend (CPU or CUDA)."""
 
-    def __init__(self, model: LocalModel, *, batch_size: int | None = None, max_new_tokens: int = 256,
+    def __init__(self, model: LocalModel, *, batch_size: int | None = None, max_new_tokens: int | None = None,
                  temperature: float = 0.0, top_p: float = 1.0, dtype: str = "auto", seed: int = 0):
         t0 = time.perf_counter()
         self.model, self.tokenizer, self.device = load_model_and_tokenizer(model, dtype)
@@ -101,12 +106,13 @@ class HFGenerator:
         torch.manual_seed(self.seed)
         texts = [render_prompt(self.tokenizer, r.messages, r.tools) for r in requests]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-        order = sorted(range(len(requests)), key=lambda i: -lengths[i])
+        caps = [new_token_cap(r, self.max_new_tokens) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (caps[i], -lengths[i]))
         start, batch_size = 0, self.batch_size
         while start < len(order):
-            idx = order[start:start + batch_size]
+            idx = [i for i in order[start:start + batch_size] if caps[i] == caps[order[start]]]
             try:
-                outs = self._generate_batch([texts[i] for i in idx], [requests[i] for i in idx])
+                outs = self._generate_batch([texts[i] for i in idx], [requests[i] for i in idx], caps[idx[0]])
             except torch.OutOfMemoryError:
                 if batch_size == 1:
                     raise
@@ -116,13 +122,13 @@ class HFGenerator:
             on_done([GenResult(requests[i].key, text=t) for i, t in zip(idx, outs, strict=True)])
             start += len(idx)
 
-    def _generate_batch(self, texts: list[str], reqs: list[GenRequest]) -> list[str]:
+    def _generate_batch(self, texts: list[str], reqs: list[GenRequest], max_new_tokens: int) -> list[str]:
         import torch
 
         tok = self.tokenizer
         enc = tok(texts, padding=True, return_tensors="pt", add_special_tokens=False).to(self.device)
         stops = sorted({s for r in reqs for s in r.stop})
-        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": tok.pad_token_id}
+        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id}
         if self.temperature > 0:
             kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
         else:
@@ -130,7 +136,7 @@ class HFGenerator:
         if stops:
             from transformers import StoppingCriteriaList
 
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_tail_stop(tok, stops, enc["input_ids"].shape[1])])
+            kwargs["stopping_criteria"] = StoppingCriteriaList([stop_criterion(tok, stops, enc["input_ids"].shape[1])])
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
         new = out[:, enc["input_ids"].shape[1]:]

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from tooldojo.errors import ConfigError
-from tooldojo.eval.generation import EndpointError, GenRequest, GenResult, OnDone
+from tooldojo.eval.generation import EndpointError, GenRequest, GenResult, OnDone, new_token_cap
 
 
 def api_key_from_env(var: str, base_url: str) -> str:
@@ -34,7 +34,7 @@ class OpenAIGenerator:
     """Async OpenAI-client backend with bounded concurrency."""
 
     def __init__(self, model: str, base_url: str, *, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 16,
-                 max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
+                 max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
                  max_retries: int = 4, timeout: float = 120.0):
         if not model:
             raise ConfigError("no model name for the endpoint", field="eval.model",
@@ -101,7 +101,8 @@ class OpenAIGenerator:
     async def _request(self, client: Any, req: GenRequest) -> GenResult:
         import openai
 
-        kwargs: dict[str, Any] = {"model": self.model, "messages": req.messages, "max_tokens": self.max_new_tokens,
+        kwargs: dict[str, Any] = {"model": self.model, "messages": req.messages,
+                                  "max_tokens": new_token_cap(req, self.max_new_tokens),
                                   "temperature": self.temperature, "seed": self.seed}
         if self.temperature > 0:
             kwargs["top_p"] = self.top_p

@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, trim_at_stop
+from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, new_token_cap, trim_at_stop
 from tooldojo.eval.hf_backend import render_prompt
 
 
 class VLLMGenerator:
     """vLLM backend: continuous batching and paged KV cache on CUDA."""
 
-    def __init__(self, model: LocalModel, *, max_new_tokens: int = 256, temperature: float = 0.0,
+    def __init__(self, model: LocalModel, *, max_new_tokens: int | None = None, temperature: float = 0.0,
                  top_p: float = 1.0, dtype: str = "auto", seed: int = 0, chunk_size: int = 512,
                  gpu_memory_utilization: float = 0.85):
         from vllm import LLM
@@ -35,11 +35,12 @@ class VLLMGenerator:
         self.chunk_size = chunk_size
         self.name = f"vllm (cuda) {model.path}"
 
-    def _params(self, stop: list[str]) -> Any:
+    def _params(self, req: GenRequest) -> Any:
         from vllm import SamplingParams
 
+        stop = list(req.stop)
         return SamplingParams(temperature=self.temperature, top_p=self.top_p if self.temperature > 0 else 1.0,
-                              max_tokens=self.max_new_tokens, stop=stop or None,
+                              max_tokens=new_token_cap(req, self.max_new_tokens), stop=stop or None,
                               include_stop_str_in_output=True, seed=self.seed)
 
     def generate(self, requests: list[GenRequest], on_done: OnDone) -> None:
@@ -48,7 +49,7 @@ class VLLMGenerator:
             prompts = [{"prompt_token_ids": self.tokenizer(render_prompt(self.tokenizer, r.messages, r.tools),
                                                            add_special_tokens=False)["input_ids"]}
                        for r in chunk]
-            params = [self._params(list(r.stop)) for r in chunk]
+            params = [self._params(r) for r in chunk]
             outputs = self.llm.generate(prompts, params, use_tqdm=False)
             on_done([GenResult(r.key, text=trim_at_stop(o.outputs[0].text, r.stop))
                      for r, o in zip(chunk, outputs, strict=True)])

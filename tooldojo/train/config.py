@@ -36,6 +36,9 @@ class SFTStageConfig(BaseModel):
     max_length: int = Field(2048, ge=64)
     """Longest prompt + completion in tokens; longer rows are left out (counted in the manifest), never cut."""
     packing: bool = False
+    group_by_length: bool = True
+    """Batch rows of similar length together (transformers' ``LengthGroupedSampler``: shuffled groups of 50
+    batches, sorted by length within), so batches pad little; ``false`` = uniformly random batches."""
     max_examples: int | None = Field(None, ge=1)
     """Train on at most this many rows (a seeded sample)."""
 
@@ -59,6 +62,9 @@ class RLConfig(BaseModel):
     max_prompt_length: int = Field(2048, ge=64)
     """Longest prompt in tokens; longer prompts are left out (counted in the manifest), never cut."""
     max_completion_length: int = Field(256, ge=8)
+    stop_at_answer: bool = True
+    """End each rollout at its closing tag (``</tool_call>``/``</answer>``) or at the next user turn instead of
+    sampling on to ``max_completion_length`` (transformers generation; vLLM rollouts are not stopped)."""
     beta: float = Field(0.0, ge=0)
     """KL coefficient (Tool-Zero removes the KL term: 0)."""
     epsilon: float = Field(0.2, gt=0)

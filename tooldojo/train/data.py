@@ -6,11 +6,13 @@
 - RL rows carry the prompt already rendered by the chat template with the row's tools (``GRPOTrainer``
   renders only trainer-wide tools), and the gold columns the rewards read.
 
-Rows longer than the budget are left out and counted, never cut: a cut prompt loses tools, a cut completion
-loses the call. A Zero-to-One pair is left out whole: when a query's ``one`` row (its ``zero`` row plus the
-added tool, so always the longer) is too long, its ``zero`` row goes too. Otherwise the filter would keep the
-query only with the ``generate_response`` target, and, since rows with more tools are longer, tilt the
-training set towards answering directly (``dropped_with_pair`` counts these rows).
+A row longer than the budget first loses distractor tools (other families' tools, longest first; the family's
+tools, the gold answer's and ``generate_response`` always stay) until it fits; a row that still does not fit is
+left out and counted, never cut: a cut prompt loses tools, a cut completion loses the call. A Zero-to-One pair
+is left out whole: when a query's ``one`` row (its ``zero`` row plus the added tool, so always the longer) does
+not fit, its ``zero`` row goes too. Otherwise the filter would keep the query only with the
+``generate_response`` target and tilt the training set towards answering directly (``dropped_with_pair``
+counts these rows). The counts and the drop rate go into the train manifest.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from tooldojo.errors import DataError
 from tooldojo.prompting import SELECT_INSTRUCTIONS, build_completion, build_prompt
+from tooldojo.records import GENERATE_RESPONSE
 
 RL_COLUMNS = ["prompt", "tools", "gold_tool", "gold_arguments", "kind", "example_id"]
 
@@ -39,14 +42,24 @@ class PreparedData:
     mean_tokens: float
     completion_tokens: int = 0
     """SFT: the longest completion in tokens."""
+    trimmed: int = 0
+    """Rows kept by leaving out distractor tools to fit the budget."""
+    distractors_removed: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
     dropped_with_pair: int = 0
     """``zero`` rows left out because their query's ``one`` row was too long."""
 
+    @property
+    def drop_rate(self) -> float:
+        """Share of the sampled rows left out: too long, or the ``zero`` half of a pair that was too long."""
+        out = self.too_long + self.dropped_with_pair
+        return out / (self.rows_used + out) if self.rows_used + out else 0.0
+
     def summary(self) -> dict[str, Any]:
         return {"rows_in": self.rows_in, "rows_used": self.rows_used, "too_long": self.too_long,
-                "dropped_with_pair": self.dropped_with_pair, "max_tokens": self.max_tokens,
-                "mean_tokens": round(self.mean_tokens, 1)}
+                "dropped_with_pair": self.dropped_with_pair, "drop_rate": round(self.drop_rate, 4),
+                "trimmed": self.trimmed, "distractors_removed": self.distractors_removed,
+                "max_tokens": self.max_tokens, "mean_tokens": round(self.mean_tokens, 1)}
 
 
 def within_budget(rows: list[dict[str, Any]], lengths: list[int], budget: int) -> tuple[list[int], int, int]:
@@ -113,6 +126,31 @@ def _tools(row: dict[str, Any]) -> list[dict[str, Any]] | None:
     return json.loads(tools) if isinstance(tools, str) else tools
 
 
+def fit_tools(row: dict[str, Any], tools: list[dict[str, Any]], measure: Any, budget: int
+              ) -> tuple[list[dict[str, Any]] | None, int, int]:
+    """Leave distractor tools out of ``tools`` (longest schema first) until ``measure(tools) <= budget``.
+
+    Distractors are the tools of other families: not the row's weak/strong tool, not in its gold ranking, not
+    ``generate_response``; a row without family tools keeps one. Returns ``(tools, measured length, distractors removed)``; ``tools`` is ``None``
+    when even the family's tools alone exceed the budget.
+    """
+    keep = {row.get("gold_tool"), row.get("weak_tool"), row.get("strong_tool"), GENERATE_RESPONSE,
+            *(row.get("gold_ranking") or [])}
+    removable = sorted((t for t in tools if _name(t) not in keep), key=lambda t: len(json.dumps(t)), reverse=True)
+    # a row offering no family tool (Zero-to-One's "zero") keeps one distractor: it is the example's point
+    floor = 0 if any(_name(t) in keep - {GENERATE_RESPONSE} for t in tools) else 1
+    n, removed = measure(tools), 0
+    while n > budget and len(removable) > floor:
+        drop = _name(removable.pop(0))
+        tools = [t for t in tools if _name(t) != drop]
+        n, removed = measure(tools), removed + 1
+    return (tools if n <= budget else None), n, removed
+
+
+def _name(tool: dict[str, Any]) -> str:
+    return (tool.get("function") or tool).get("name", "")
+
+
 def _ids(tokenizer: Any, messages: list[dict[str, str]], tools: Any, *, generation_prompt: bool) -> list[int]:
     out = tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=True,
                                         add_generation_prompt=generation_prompt, return_dict=True)
@@ -139,12 +177,16 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
     rows = [_with_call_format(row, call_format) if task == "select" else row for row in ds]
-    fulls = [_ids(tokenizer, row["prompt"] + row["completion"], _tools(row), generation_prompt=False) for row in rows]
-    keep, too_long, with_pair = within_budget(rows, [len(f) for f in fulls], max_length)
-    kept, lengths, completion_lengths = [], [], []
+    fitted = [fit_tools(row, _tools(row) or [], lambda t, m=row["prompt"] + row["completion"]: len(
+        _ids(tokenizer, m, t, generation_prompt=False)), max_length) for row in rows]
+    keep, too_long, with_pair = within_budget(rows, [n if t is not None else max_length + 1 for t, n, _ in fitted],
+                                              max_length)
+    kept, lengths, completion_lengths, trimmed, removed = [], [], [], 0, 0
     for i in keep:
-        row, full = rows[i], fulls[i]
-        prompt_len = _common_prefix(_ids(tokenizer, row["prompt"], _tools(row), generation_prompt=True), full)
+        row, (tools, _, dropped) = rows[i], fitted[i]
+        trimmed, removed = trimmed + (dropped > 0), removed + dropped
+        full = _ids(tokenizer, row["prompt"] + row["completion"], tools, generation_prompt=False)
+        prompt_len = _common_prefix(_ids(tokenizer, row["prompt"], tools, generation_prompt=True), full)
         kept.append({"input_ids": full, "completion_mask": [0] * prompt_len + [1] * (len(full) - prompt_len)})
         lengths.append(len(full))
         completion_lengths.append(len(full) - prompt_len)
@@ -154,7 +196,7 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
                         fix="raise max_length (the rows' prompts hold every candidate tool's schema)")
     return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
                         sum(lengths) / len(lengths), completion_tokens=max(completion_lengths),
-                        dropped_with_pair=with_pair)
+                        dropped_with_pair=with_pair, trimmed=trimmed, distractors_removed=removed)
 
 
 def render_prompt(tokenizer: Any, messages: list[dict[str, str]], tools: Any) -> str:
@@ -177,13 +219,17 @@ def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: 
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
     rows = [_with_call_format(row, call_format) for row in ds]
-    texts = [render_prompt(tokenizer, row["prompt"], _tools(row)) for row in rows]
-    all_lengths = [len(tokenizer(text)["input_ids"]) for text in texts]
+    fitted = [fit_tools(row, _tools(row) or [], lambda t, m=row["prompt"]: len(
+        tokenizer(render_prompt(tokenizer, m, t))["input_ids"]), max_prompt_length) for row in rows]
+    all_lengths = [n if t is not None else max_prompt_length + 1 for t, n, _ in fitted]
     keep, too_long, with_pair = within_budget(rows, all_lengths, max_prompt_length)
-    kept, lengths = [], []
+    kept, lengths, trimmed, removed = [], [], 0, 0
     for i in keep:
-        row = rows[i]
-        kept.append({"prompt": texts[i], "tools": row["tools"], "gold_tool": row["gold_tool"],
+        row, (tools, _, dropped) = rows[i], fitted[i]
+        trimmed, removed = trimmed + (dropped > 0), removed + dropped
+        kept.append({"prompt": render_prompt(tokenizer, row["prompt"], tools),
+                     "tools": json.dumps(tools, ensure_ascii=False) if dropped else row["tools"],
+                     "gold_tool": row["gold_tool"],
                      "gold_arguments": row["gold_arguments"] or "{}", "kind": row.get("kind") or "",
                      "example_id": row.get("example_id") or ""})
         lengths.append(all_lengths[i])
@@ -191,4 +237,5 @@ def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: 
         raise DataError(f"every RL prompt is longer than max_prompt_length={max_prompt_length} tokens",
                         field="train.rl.max_prompt_length", fix="raise train.rl.max_prompt_length")
     return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
-                        sum(lengths) / len(lengths), dropped_with_pair=with_pair)
+                        sum(lengths) / len(lengths), dropped_with_pair=with_pair, trimmed=trimmed,
+                        distractors_removed=removed)

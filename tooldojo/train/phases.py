@@ -83,6 +83,12 @@ def _common_args(cfg: TrainConfig, backend: Backend, phase_dir: Path, seed: int)
     }
 
 
+def length_grouping(on: bool) -> dict[str, Any]:
+    """The Trainer arguments for length-grouped batches (``train_sampling_strategy`` in transformers 5,
+    ``group_by_length`` before; :func:`make_args` keeps the one this version knows)."""
+    return {"train_sampling_strategy": "group_by_length" if on else "random", "group_by_length": on}
+
+
 def last_checkpoint(phase_dir: Path) -> Path | None:
     """The newest ``checkpoint-N`` folder of a phase, if any."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -146,6 +152,30 @@ def quiet_libraries() -> Iterator[None]:
             dtqdm.enable_progress_bars()
 
 
+def stop_rollouts_at_answer_end(model: Any, tokenizer: Any, stops: list[str] | None = None) -> dict[str, Any]:
+    """End each transformers-generated GRPO rollout at its closing tag (``</tool_call>``, ``</answer>``) or when
+    the model starts the next user turn, as the eval does, instead of sampling on to ``max_completion_length``.
+
+    TRL's generate call takes no stopping criteria, so ``model.generate`` gets one (the eval's). Returns the
+    ``generation_kwargs`` to give ``GRPOConfig``: a rollout that stops early is padded with EOS, which TRL's
+    completion mask ends at (its first EOS is kept, as in the SFT targets ``...</tool_call><eos>``)."""
+    from transformers import StoppingCriteriaList
+
+    from tooldojo.eval.data import STOPS
+    from tooldojo.eval.hf_backend import stop_criterion
+
+    stops = stops or sorted({s for task in STOPS.values() for s in task if s != "</ranking>"})
+    generate = model.generate
+
+    def generate_with_stops(*args: Any, **kwargs: Any) -> Any:
+        prompt_len = kwargs["input_ids"].shape[1]
+        kwargs.setdefault("stopping_criteria", StoppingCriteriaList([stop_criterion(tokenizer, stops, prompt_len)]))
+        return generate(*args, **kwargs)
+
+    model.generate = generate_with_stops
+    return {"pad_token_id": tokenizer.eos_token_id}
+
+
 def _train(trainer: Any, phase: str, phase_dir: Path, resume: Path | None, extra_callbacks: list[Any],
            backend: Backend) -> float:
     """Run ``trainer.train`` with progress, graceful Ctrl-C (checkpoint, then ``KeyboardInterrupt``) and resume."""
@@ -201,7 +231,7 @@ def run_sft(phase: Phase, cfg: TrainConfig, backend: Backend, base: str, init_fr
                      per_device_train_batch_size=st.batch_size, gradient_accumulation_steps=st.grad_accum,
                      learning_rate=st.learning_rate, num_train_epochs=st.epochs, max_steps=st.max_steps,
                      max_length=st.max_length, packing=st.packing, completion_only_loss=True,
-                     dataset_num_proc=None, remove_unused_columns=True)
+                     dataset_num_proc=None, remove_unused_columns=True, **length_grouping(st.group_by_length))
     trainer = SFTTrainer(model=model, args=args, train_dataset=data.dataset, processing_class=tok)
     log = JsonlLog(phase_dir / LOG, kind="sft", resume_step=_checkpoint_step(resume))
     seconds = _train(trainer, phase, phase_dir, resume, [log], backend)
@@ -230,12 +260,14 @@ def run_rl(cfg: TrainConfig, backend: Backend, base: str, init_from: Path | None
                                    fast_inference=fast, tokenizer=tokenizer)
     rewards = ToolZeroRewards(call_format=cfg.call_format, kappa=rl.kappa, midpoint=rl.midpoint,
                               max_steps=rl.max_steps, log_samples=rl.log_samples)
+    generation = stop_rollouts_at_answer_end(model, tok) if rl.stop_at_answer and not fast else None
     args = make_args(GRPOConfig, **_common_args(cfg, backend, phase_dir, seed),
                      per_device_train_batch_size=rl.batch_size, gradient_accumulation_steps=1,
                      num_generations=rl.num_generations, max_completion_length=rl.max_completion_length,
                      max_prompt_length=rl.max_prompt_length, temperature=rl.temperature,
                      learning_rate=rl.learning_rate, lr_scheduler_type="cosine", beta=rl.beta, epsilon=rl.epsilon,
                      max_steps=rl.max_steps, remove_unused_columns=False, log_completions=False,
+                     generation_kwargs=generation,
                      **({"use_vllm": True, "vllm_mode": "colocate"} if fast else {}))
     trainer = GRPOTrainer(model=model, reward_funcs=[rewards.format_fn, rewards.tool_fn], args=args,
                           train_dataset=data.dataset, processing_class=tok)

@@ -226,7 +226,8 @@ def _run_phase(phase: Phase, cfg: TrainConfig, backend: Any, base: str, init_fro
     estimate = check_memory(phase, cfg, backend, base, prepared, console)
     resume = last_checkpoint(phase_dir)
     paired = f", {prepared.dropped_with_pair} zero rows with them" if prepared.dropped_with_pair else ""
-    console.print(f"{LABELS[phase]}: {prepared.rows_used} rows ({prepared.too_long} too long{paired}), longest "
+    console.print(f"{LABELS[phase]}: {prepared.rows_used} rows ({prepared.too_long} too long{paired}: "
+                  f"{prepared.drop_rate:.1%} dropped; {prepared.trimmed} fitted by leaving out distractors), longest "
                   f"{prepared.max_tokens} tokens, from {'base' if init_from is None else init_from.parent.name}"
                   f"{f', resuming at {resume.name}' if resume else ''}; memory ≈ {estimate.line()}")
     from tooldojo.train.phases import quiet_libraries
