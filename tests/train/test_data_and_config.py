@@ -54,6 +54,8 @@ def test_length_budget_keeps_zero_to_one_pairs_whole():
     # c has no "one" row (not a pair): its "zero" row stays
     assert D.within_budget(rows, lengths, 100) == ([2, 3, 5], 3, 1)
     assert D.within_budget(rows, lengths, 1000) == (list(range(7)), 0, 0)
+    # trimming distractors can leave the "zero" row the longer one: its "one" row goes with it too
+    assert D.within_budget(rows[:2], [110, 90], 100) == ([], 1, 1)
 
 
 def test_call_format_is_applied_to_select_rows(split_run, gemma_tokenizer):
@@ -114,11 +116,11 @@ def test_long_rows_lose_distractors_before_being_dropped(split_run, gemma_tokeni
         max_examples=None, seed=0)
     assert rl.too_long == 0 and rl.trimmed >= 1
     assert all(("get_weather" in r["tools"]) == ("get_weather" in r["prompt"]) for r in rl.dataset)
-    zero = D.prepare_sft(raw.filter(lambda r: r["kind"] == "zero"), gemma_tokenizer, task="select",
-                         call_format="json", max_length=4096, max_examples=None, seed=0)
-    short = D.prepare_sft(raw, gemma_tokenizer, task="select", call_format="json",
-                          max_length=max(len(r["input_ids"]) for r in zero.dataset) - 1, max_examples=None, seed=0)
-    assert short.too_long >= 2  # a "zero" row keeps its one distractor: dropped, not emptied
+    zero = next(r for r in raw if r["kind"] == "zero")
+    sizes: list[int] = []
+    got, _, removed = D.fit_tools(zero, D._tools(zero), lambda t: sizes.append(len(t)) or 10**9, 100)
+    # a "zero" row that cannot fit keeps its one distractor (generate_response + 1): dropped, not emptied
+    assert got is None and min(sizes) == 2 and removed == len(D._tools(zero)) - 2
 
 
 def test_phase_plan_and_ablation():

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         variants: Annotated[str | None, typer.Option("--variants", help="Comma-separated subset of base, select_only, two_stage, two_stage_rl, rl_from_base (default: all).")] = None,
         docs: Annotated[Path | None, typer.Option("--docs", help="Also write results.md, results.json and results.png to this folder (e.g. `docs`).")] = None,
         plan_only: Annotated[bool, typer.Option("--plan", help="Print the steps and their planned minutes, check the settings, and exit.")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Rebuild synth, dedup and split even if finished (e.g. after changing synth settings in the same --run-dir); training and evaluation rerun where their inputs changed.")] = False,
     ) -> None:
         """Train every variant from one split, evaluate all on the same sets (+ BFCL), write the results page.
 
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
         ```
         tooldojo eval bfcl --setup                                            # once, for BFCL
-        tooldojo ablate --preset results-cpu --run-dir runs/results --docs docs   # ~3.6 h, 2 CPU cores
+        tooldojo ablate --preset results-cpu --run-dir runs/results --docs docs   # ~3.75 h, 2 CPU cores
         tooldojo ablate --preset results-gpu --run-dir runs/results-gpu --docs docs
         tooldojo ablate --preset results-cpu --plan                           # the plan, nothing runs
         tooldojo ablate --preset results-tiny --run-dir runs/toy              # plumbing check, minutes
@@ -56,5 +57,5 @@ def register(app: typer.Typer) -> None:
             bfcl, why_not = bfcl_available(cfg)
             typer.echo(plan_table(plan(cfg, bfcl=bfcl)) + ("" if bfcl else f"\n\nBFCL will not run: {why_not}"))
             return
-        record = run_ablate(cfg, docs=docs, command="tooldojo " + shlex.join(sys.argv[1:]))
+        record = run_ablate(cfg, docs=docs, command="tooldojo " + shlex.join(sys.argv[1:]), force_data=force)
         typer.echo(json.dumps({"results": str(cfg.run_dir / "results" / "results.md"), "status": record["status"]}))

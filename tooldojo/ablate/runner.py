@@ -163,10 +163,11 @@ def _bfcl_entries(cfg: PipelineConfig) -> int:
     return sum(min(sizes.get(c, 200), cfg.eval.bfcl.limit or 10**9) for c in cats)
 
 
-def plan(cfg: PipelineConfig, *, bfcl: bool, sizes: dict[str, int] | None = None) -> list[Step]:
+def plan(cfg: PipelineConfig, *, bfcl: bool, sizes: dict[str, int] | None = None, force_data: bool = False
+         ) -> list[Step]:
     """Every step in order, with planned seconds from ``ablate.cost``; ``Step.run`` does the work."""
     cost, seed = cfg.ablate.cost, cfg.seed
-    steps = [Step("data: synth, dedup, split", cost.data_seconds, lambda: _prepare_data(cfg))]
+    steps = [Step("data: synth, dedup, split", cost.data_seconds, lambda: _prepare_data(cfg, force=force_data))]
     for name, tc in training_runs(cfg).items():
         n_sft = sum(getattr(tc, p).max_steps for p in ("stage1", "stage2") if getattr(tc, p).enabled)
         n_rl = tc.rl.max_steps if tc.rl.enabled else 0
@@ -198,14 +199,14 @@ def plan_table(steps: list[Step]) -> str:
     return md_table(["step", "planned minutes"], rows)
 
 
-def _prepare_data(cfg: PipelineConfig) -> dict[str, int]:
-    """synth, dedup and split (each skipped when up to date), then the evaluation sets' sizes checked
-    before any training."""
+def _prepare_data(cfg: PipelineConfig, *, force: bool = False) -> dict[str, int]:
+    """synth, dedup and split (each skipped when up to date; ``force`` rebuilds them, replacing a finished run
+    made with another config), then the evaluation sets' sizes checked before any training."""
     from rich.console import Console
 
     from tooldojo.pipeline import run_pipeline
 
-    run_pipeline(cfg, stages=("synth", "dedup", "split"))
+    run_pipeline(cfg, stages=("synth", "dedup", "split"), force=force)
     sizes = scenario_sizes(cfg)
     Console(stderr=True).print("evaluation sets: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
     return sizes
@@ -322,9 +323,11 @@ def audit_bfcl(cfg: PipelineConfig) -> Any:
     return st.manifest
 
 
-def run_ablate(cfg: PipelineConfig, *, docs: Path | None = None, command: str | None = None) -> dict[str, Any]:
+def run_ablate(cfg: PipelineConfig, *, docs: Path | None = None, command: str | None = None,
+               force_data: bool = False) -> dict[str, Any]:
     """Run every variant's training and evaluation, then write ``<run>/results/`` (and ``docs``, when
-    given: ``results.md``, ``results.json``, ``results.png``). Returns the results record."""
+    given: ``results.md``, ``results.json``, ``results.png``). ``force_data`` rebuilds synth, dedup and split
+    (training and evaluation then rerun where their inputs changed). Returns the results record."""
     from rich.console import Console
 
     from tooldojo.ablate.results import write_results
@@ -332,7 +335,7 @@ def run_ablate(cfg: PipelineConfig, *, docs: Path | None = None, command: str | 
     console = Console(stderr=True)
     check_config(cfg)
     bfcl, why_not = bfcl_available(cfg)
-    steps = plan(cfg, bfcl=bfcl)
+    steps = plan(cfg, bfcl=bfcl, force_data=force_data)
     total = sum(s.planned for s in steps)
     budget = cfg.ablate.budget_hours
     if budget is not None and total > budget * 3600:

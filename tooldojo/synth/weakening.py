@@ -218,7 +218,7 @@ def coverage_problems(weak: dict[str, Any], strong: dict[str, Any]) -> list[str]
         wt, st = _types(w), _accepts(s)
         item = s.get("items") if isinstance(s.get("items"), dict) else {}
         if wt and st and not wt <= st and not (_types(s) == {"array"} and wt <= _accepts(item)):
-            out.append(f"'{p}' is {'/'.join(sorted(st))} in the strong tool, {'/'.join(sorted(wt))} in the weak one")
+            out.append(f"'{p}' is {'/'.join(sorted(_types(s)))} in the strong tool, {'/'.join(sorted(wt))} in the weak one")
         w_enum, s_enum = w.get("enum"), s.get("enum") or item.get("enum")
         if isinstance(s_enum, list):
             lost = [v for v in (w_enum if isinstance(w_enum, list) else []) if v not in s_enum]

@@ -47,7 +47,7 @@ class PreparedData:
     distractors_removed: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
     dropped_with_pair: int = 0
-    """``zero`` rows left out because their query's ``one`` row was too long."""
+    """Zero-to-One rows left out because the other row of their pair was too long."""
 
     @property
     def drop_rate(self) -> float:
@@ -64,13 +64,15 @@ class PreparedData:
 
 def within_budget(rows: list[dict[str, Any]], lengths: list[int], budget: int) -> tuple[list[int], int, int]:
     """Indices of the rows to keep (at most ``budget`` tokens, Zero-to-One pairs kept or left out whole), the
-    number of rows too long, and the number of ``zero`` rows left out with their pair."""
-    broken = {r.get("query_id") for r, n in zip(rows, lengths, strict=True) if r.get("kind") == "one" and n > budget}
+    number of rows too long, and the number of rows left out with their pair (the other half was too long:
+    usually the ``one`` row, but trimming distractors can leave a ``zero`` row the longer)."""
+    pair = ("zero", "one")
+    broken = {r.get("query_id") for r, n in zip(rows, lengths, strict=True) if r.get("kind") in pair and n > budget}
     keep, too_long, with_pair = [], 0, 0
     for i, (r, n) in enumerate(zip(rows, lengths, strict=True)):
         if n > budget:
             too_long += 1
-        elif r.get("kind") == "zero" and r.get("query_id") in broken:
+        elif r.get("kind") in pair and r.get("query_id") in broken:
             with_pair += 1
         else:
             keep.append(i)
