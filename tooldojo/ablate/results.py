@@ -25,6 +25,7 @@ METRICS = [
     ("strong_preference", "n_offers_both", "Strong-over-weak preference (examples offering both)"),
     ("call_exact", "n", "Exact call: right tool and exactly the gold arguments"),
     ("zero_to_one", "zero_to_one_pairs", "Zero-to-One pairs both right"),
+    ("answer_rate", "n_answers", "Direct answers given (generate_response rightly chosen, response non-empty)"),
     ("malformed_rate", "n", "Malformed outputs (lower is better)"),
 ]
 """(metric in metrics.json, the field holding its n, title): the shares reported with intervals."""
