@@ -149,6 +149,23 @@ def fit_tools(row: dict[str, Any], tools: list[dict[str, Any]], measure: Any, bu
     return (tools if n <= budget else None), n, removed
 
 
+def _fit_row(row: dict[str, Any], budget: int, encode: Any) -> tuple[list[dict[str, Any]] | None, int, int, Any]:
+    """:func:`fit_tools` on the row's tools with ``encode(tools) -> (encoded, length)``; also returns what the
+    last measure encoded (the returned tools' ids or text), so a kept row is not encoded twice."""
+    last: list[Any] = [None]
+
+    def measure(tools: list[dict[str, Any]]) -> int:
+        last[0], n = encode(tools)
+        return n
+
+    tools, n, dropped = fit_tools(row, _tools(row) or [], measure, budget)
+    return tools, n, dropped, last[0]
+
+
+def _with_len(ids: list[int]) -> tuple[list[int], int]:
+    return ids, len(ids)
+
+
 def _name(tool: dict[str, Any]) -> str:
     return (tool.get("function") or tool).get("name", "")
 
@@ -179,15 +196,14 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
     rows = [_with_call_format(row, call_format) if task == "select" else row for row in ds]
-    fitted = [fit_tools(row, _tools(row) or [], lambda t, m=row["prompt"] + row["completion"]: len(
-        _ids(tokenizer, m, t, generation_prompt=False)), max_length) for row in rows]
-    keep, too_long, with_pair = within_budget(rows, [n if t is not None else max_length + 1 for t, n, _ in fitted],
-                                              max_length)
+    fitted = [_fit_row(row, max_length, lambda t, m=row["prompt"] + row["completion"]: _with_len(
+        _ids(tokenizer, m, t, generation_prompt=False))) for row in rows]
+    keep, too_long, with_pair = within_budget(rows, [n if t is not None else max_length + 1
+                                                     for t, n, _, _ in fitted], max_length)
     kept, lengths, completion_lengths, trimmed, removed = [], [], [], 0, 0
     for i in keep:
-        row, (tools, _, dropped) = rows[i], fitted[i]
+        row, (tools, _, dropped, full) = rows[i], fitted[i]
         trimmed, removed = trimmed + (dropped > 0), removed + dropped
-        full = _ids(tokenizer, row["prompt"] + row["completion"], tools, generation_prompt=False)
         prompt_len = _common_prefix(_ids(tokenizer, row["prompt"], tools, generation_prompt=True), full)
         kept.append({"input_ids": full, "completion_mask": [0] * prompt_len + [1] * (len(full) - prompt_len)})
         lengths.append(len(full))
@@ -221,15 +237,16 @@ def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: 
     rows_in = len(ds)
     ds = sample(ds, max_examples, seed)
     rows = [_with_call_format(row, call_format) for row in ds]
-    fitted = [fit_tools(row, _tools(row) or [], lambda t, m=row["prompt"]: len(
-        tokenizer(render_prompt(tokenizer, m, t))["input_ids"]), max_prompt_length) for row in rows]
-    all_lengths = [n if t is not None else max_prompt_length + 1 for t, n, _ in fitted]
+    fitted = [_fit_row(row, max_prompt_length, lambda t, m=row["prompt"]: (text := render_prompt(tokenizer, m, t),
+                                                                           len(tokenizer(text)["input_ids"])))
+              for row in rows]
+    all_lengths = [n if t is not None else max_prompt_length + 1 for t, n, _, _ in fitted]
     keep, too_long, with_pair = within_budget(rows, all_lengths, max_prompt_length)
     kept, lengths, trimmed, removed = [], [], 0, 0
     for i in keep:
-        row, (tools, _, dropped) = rows[i], fitted[i]
+        row, (tools, _, dropped, text) = rows[i], fitted[i]
         trimmed, removed = trimmed + (dropped > 0), removed + dropped
-        kept.append({"prompt": render_prompt(tokenizer, row["prompt"], tools),
+        kept.append({"prompt": text,
                      "tools": json.dumps(tools, ensure_ascii=False) if dropped else row["tools"],
                      "gold_tool": row["gold_tool"],
                      "gold_arguments": row["gold_arguments"] or "{}", "kind": row.get("kind") or "",
