@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         variants: Annotated[str | None, typer.Option("--variants", help="Comma-separated subset of base, select_only, two_stage, two_stage_rl, rl_from_base (default: all).")] = None,
         docs: Annotated[Path | None, typer.Option("--docs", help="Also write results.md, results.json and results.png to this folder (e.g. `docs`).")] = None,
         plan_only: Annotated[bool, typer.Option("--plan", help="Print the steps and their planned minutes, check the settings, and exit.")] = False,
+        report_only: Annotated[bool, typer.Option("--report", help="Write the results page from what the run folder holds now (e.g. while the run goes on, or after an interruption) and exit; runs nothing.")] = False,
         force: Annotated[bool, typer.Option("--force", help="Rebuild synth, dedup and split even if finished (e.g. after changing synth settings in the same --run-dir); training and evaluation rerun where their inputs changed.")] = False,
     ) -> None:
         """Train every variant from one split, evaluate all on the same sets (+ BFCL), write the results page.
@@ -56,6 +57,14 @@ def register(app: typer.Typer) -> None:
             check_config(cfg)
             bfcl, why_not = bfcl_available(cfg)
             typer.echo(plan_table(plan(cfg, bfcl=bfcl)) + ("" if bfcl else f"\n\nBFCL will not run: {why_not}"))
+            return
+        if report_only:
+            from tooldojo.ablate.results import write_results
+
+            bfcl, why_not = bfcl_available(cfg)
+            record = write_results(cfg, bfcl_note=None if bfcl else why_not, docs=docs,
+                                   command="tooldojo " + shlex.join(sys.argv[1:]))
+            typer.echo(json.dumps({"results": str(cfg.run_dir / "results" / "results.md"), "status": record["status"]}))
             return
         record = run_ablate(cfg, docs=docs, command="tooldojo " + shlex.join(sys.argv[1:]), force_data=force)
         typer.echo(json.dumps({"results": str(cfg.run_dir / "results" / "results.md"), "status": record["status"]}))

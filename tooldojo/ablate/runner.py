@@ -144,6 +144,8 @@ class Step:
     title: str
     planned: float
     run: Callable[[], Any]
+    report: bool = False
+    """Rewrite the results page after this step (an interrupted run still shows what it measured)."""
 
 
 def _examples_per_variant(cfg: PipelineConfig, sizes: dict[str, int] | None) -> int:
@@ -168,26 +170,28 @@ def plan(cfg: PipelineConfig, *, bfcl: bool, sizes: dict[str, int] | None = None
     """Every step in order, with planned seconds from ``ablate.cost``; ``Step.run`` does the work."""
     cost, seed = cfg.ablate.cost, cfg.seed
     steps = [Step("data: synth, dedup, split", cost.data_seconds, lambda: _prepare_data(cfg, force=force_data))]
-    for name, tc in training_runs(cfg).items():
-        n_sft = sum(getattr(tc, p).max_steps for p in ("stage1", "stage2") if getattr(tc, p).enabled)
-        n_rl = tc.rl.max_steps if tc.rl.enabled else 0
-        planned = n_sft * cost.sft_step_seconds + n_rl * cost.rl_step_seconds + cost.model_seconds
-        steps.append(Step(f"train {name} ({n_sft} SFT + {n_rl} GRPO steps)", planned,
-                          lambda name=name, tc=tc: _train(cfg, name, tc)))
-    if "two_stage" in cfg.ablate.variants and "two_stage_rl" in cfg.ablate.variants:
-        steps.append(Step("merge (c)'s stage 2", cost.model_seconds, lambda: _merge_stage2(cfg)))
-    per_variant = _examples_per_variant(cfg, sizes)
-    for v in cfg.ablate.variants:
+    runs, per_variant = training_runs(cfg), _examples_per_variant(cfg, sizes)
+    for v in cfg.ablate.variants:  # each variant's training just before its evaluation: numbers come in early
+        name = TRAINED_BY[v]
+        if name in runs:
+            tc = runs.pop(name)
+            n_sft = sum(getattr(tc, p).max_steps for p in ("stage1", "stage2") if getattr(tc, p).enabled)
+            n_rl = tc.rl.max_steps if tc.rl.enabled else 0
+            planned = n_sft * cost.sft_step_seconds + n_rl * cost.rl_step_seconds + cost.model_seconds
+            steps.append(Step(f"train {name} ({n_sft} SFT + {n_rl} GRPO steps)", planned,
+                              lambda name=name, tc=tc: _train(cfg, name, tc)))
+            if v == "two_stage" and "two_stage_rl" in cfg.ablate.variants:
+                steps.append(Step("merge (c)'s stage 2", cost.model_seconds, lambda: _merge_stage2(cfg)))
         steps.append(Step(f"eval {LABELS[v]} ({per_variant} outputs)",
                           per_variant * cost.eval_example_seconds + cost.model_seconds,
-                          lambda v=v: _evaluate(cfg, v, seed)))
+                          lambda v=v: _evaluate(cfg, v, seed), report=True))
     if bfcl:
         entries = _bfcl_entries(cfg)
         steps.append(Step("BFCL leakage audit", cost.audit_seconds, lambda: audit_bfcl(cfg)))
         for v in cfg.ablate.bfcl_variants:
             steps.append(Step(f"BFCL {LABELS[v]} ({entries} entries)",
                               entries * cost.eval_example_seconds + cost.model_seconds,
-                              lambda v=v: _bfcl(cfg, v, seed)))
+                              lambda v=v: _bfcl(cfg, v, seed), report=True))
     return steps
 
 
@@ -347,13 +351,19 @@ def run_ablate(cfg: PipelineConfig, *, docs: Path | None = None, command: str | 
     if not bfcl:
         console.print(f"[yellow]BFCL will not run: {why_not}[/yellow]")
     t0 = time.perf_counter()
+
+    def report(final: bool = False) -> dict[str, Any]:
+        return write_results(cfg, bfcl_note=None if bfcl else why_not, docs=docs if final else None,
+                             command=command, wall_seconds=time.perf_counter() - t0, planned_seconds=total)
+
     for i, step in enumerate(steps, 1):
         console.rule(f"[bold]{i}/{len(steps)} {step.title}")
         s0 = time.perf_counter()
         step.run()
         console.print(f"{step.title}: {time.perf_counter() - s0:.1f}s (planned {step.planned:.0f}s)")
-    record = write_results(cfg, bfcl_note=None if bfcl else why_not, docs=docs, command=command,
-                           wall_seconds=time.perf_counter() - t0, planned_seconds=total)
+        if step.report:
+            report()
+    record = report(final=True)
     console.rule("[bold]done")
     console.print(f"results: {cfg.run_dir / 'results' / 'results.md'}"
                   + (f" (and {docs / 'results.md'})" if docs else ""))
