@@ -43,7 +43,7 @@ def test_results_presets_load_and_fit_their_budgets():
 
 
 def test_variants_share_step_budgets():
-    from tooldojo.ablate.runner import training_runs, variant_model
+    from tooldojo.ablate.variants import training_runs, variant_model
 
     cfg = load_config(preset="results-cpu")
     runs = training_runs(cfg)
@@ -192,8 +192,7 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
 
 def test_cli_plan_runs_nothing_and_bad_input_is_one_line(tmp_path):
     from cli_helpers import stage_cli
-
-    from tooldojo.ablate.cli import register
+    from tooldojo.cli.ablate import register
 
     run = stage_cli(register)
     plan = run("ablate", "--preset", "results-cpu", "--run-dir", tmp_path / "r", "--plan", "--variants",

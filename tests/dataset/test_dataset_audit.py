@@ -22,9 +22,8 @@ def _split(path, queries):
 
 
 def _app():
-    from tooldojo.cli import _register_stages, app
+    from tooldojo.cli import app
 
-    _register_stages()
     return app
 
 

@@ -195,9 +195,8 @@ def test_errors_name_the_row_and_the_field(tmp_path, records):
 
 
 def test_cli_dedup_and_missing_upstream(tmp_path, records):
-    from tooldojo.cli import _register_stages, app
+    from tooldojo.cli import app
 
-    _register_stages()
     runner = CliRunner()
     res = runner.invoke(app, ["dedup", "--run-dir", str(tmp_path), "--no-semantic"])
     assert res.exit_code == 2 and "tooldojo synth" in res.output
@@ -214,10 +213,9 @@ def test_cli_dedup_and_missing_upstream(tmp_path, records):
 
 
 def test_cli_dedup_own_records_without_synth(tmp_path, records):
-    from tooldojo.cli import _register_stages, app
+    from tooldojo.cli import app
     from tooldojo.runs import read_manifest, write_jsonl
 
-    _register_stages()
     runner = CliRunner()
     tools, queries = records
     write_jsonl(tmp_path / "my_tools.jsonl", tools)

@@ -76,10 +76,8 @@ def test_embedding_filter_equal(ray_local):
 
 def cli_app():
     """The `tooldojo` app with every stage's commands (registered once)."""
-    from tooldojo.cli import _register_stages, app
+    from tooldojo.cli import app
 
-    if not any(c.name == "dedup" for c in app.registered_commands):
-        _register_stages()
     return app
 
 

@@ -20,10 +20,8 @@ def test_missing_ray_names_the_install_command(monkeypatch, tmp_path):
 
     from typer.testing import CliRunner
 
-    from tooldojo.cli import _register_stages, app
+    from tooldojo.cli import app
 
-    if not any(c.name == "synth" for c in app.registered_commands):
-        _register_stages()
     res = CliRunner().invoke(app, ["synth", "-r", str(tmp_path), "--executor", "ray", "--families-per-domain", "1"])
     assert res.exit_code == 2
     assert "tooldojo[ray]" in res.output and "Traceback" not in res.output

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import typer
 from synth_responder import SynthResponder
+from tooldojo.synth.cli import register
 from typer.testing import CliRunner
 
 from tooldojo.errors import DataError
@@ -20,7 +21,6 @@ from tooldojo.records import QueryRecord, ToolRecord, read_jsonl
 from tooldojo.runs import read_manifest
 from tooldojo.synth import run_synth
 from tooldojo.synth.cache import ResponseCache
-from tooldojo.synth.cli import register
 from tooldojo.synth.config import SynthConfig, TeacherConfig
 from tooldojo.synth.schemas import call_errors, function_problems
 

@@ -148,9 +148,8 @@ def test_estimate_with_a_hub_id_that_cannot_load_is_one_line(split_run):
     """Offline (the tests' environment), an uncached Hub id is refused in one line naming the model."""
     from typer.testing import CliRunner
 
-    from tooldojo.cli import _register_stages, app
+    from tooldojo.cli import app
 
-    _register_stages()
     res = CliRunner().invoke(app, ["train", "--run-dir", str(split_run), "--model", "nobody/no-such-model-xyz",
                                    "--estimate"])
     assert res.exit_code == 2

@@ -124,9 +124,8 @@ def test_ctrl_c_saves_a_checkpoint_and_a_rerun_resumes(split_run, tiny_model_pat
 def test_cli_estimate_and_errors(split_run, tiny_model_path):
     from typer.testing import CliRunner
 
-    from tooldojo.cli import _register_stages, app
+    from tooldojo.cli import app
 
-    _register_stages()
     runner = CliRunner()
     res = runner.invoke(app, ["train", "-r", str(split_run), "-m", "tiny", "--estimate",
                               "--set", "train.max_memory_gib=0.01"])

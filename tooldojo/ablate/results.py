@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tooldojo.ablate.runner import LABELS, training_runs, variant_model
+from tooldojo.ablate.variants import LABELS, training_runs, variant_model
 from tooldojo.config import PipelineConfig
 from tooldojo.eval.intervals import rate
 from tooldojo.records import SCENARIOS

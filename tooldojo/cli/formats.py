@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tooldojo.cli import handle_errors
+from tooldojo.cli.options import handle_errors
 
 
 def _summary(manifest) -> str:

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from tooldojo.cli import ConfigOpt, RunDirOpt, SeedOpt, SetOpt, drop_none, handle_errors, load_pipeline_config
+from tooldojo.cli.options import (
+    ConfigOpt,
+    RunDirOpt,
+    SeedOpt,
+    SetOpt,
+    drop_none,
+    handle_errors,
+    load_pipeline_config,
+)
 
 
 def _read_split(spec: str) -> tuple[str, dict[str, list]]:

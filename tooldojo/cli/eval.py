@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from tooldojo.cli import ConfigOpt, RunDirOpt, SeedOpt, SetOpt, drop_none, handle_errors, load_pipeline_config
+from tooldojo.cli.options import (
+    ConfigOpt,
+    RunDirOpt,
+    SeedOpt,
+    SetOpt,
+    drop_none,
+    handle_errors,
+    load_pipeline_config,
+)
 
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model folder, Hub id, adapter folder, `tiny`, `gemma-3-270m`, or the endpoint's model name (default: the run's train/final).")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Evaluate an OpenAI-compatible endpoint (e.g. http://localhost:8000/v1); key from $OPENAI_API_KEY or eval.api_key_env.")]

@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from tooldojo.cli import ConfigOpt, PresetOpt, RunDirOpt, SeedOpt, SetOpt, handle_errors, load_pipeline_config
+from tooldojo.cli.options import (
+    ConfigOpt,
+    PresetOpt,
+    RunDirOpt,
+    SeedOpt,
+    SetOpt,
+    handle_errors,
+    load_pipeline_config,
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tooldojo.cli import (
+from tooldojo.cli.options import (
     ConfigOpt,
     PresetOpt,
     RunDirOpt,
