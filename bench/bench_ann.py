@@ -6,11 +6,11 @@ and speed, for faiss-cpu (HNSW), usearch and hnswlib.
 
 Each library builds an HNSW graph over L2-normalised embeddings (inner product = cosine) with the same
 graph settings (``dedup.semantic`` defaults: M, efConstruction = efSearch, ``neighbors``) and returns each
-row's ``k`` nearest rows; the shipped path (:func:`tooldojo.dedup.semantic.ann_pairs`, faiss) is a row of
+row's ``k`` nearest rows; the shipped path (:func:`tooldojo.similarity.semantic.ann_pairs`, faiss) is a row of
 its own; a pair
 ``(i, j)`` counts when its cosine reaches the link threshold (0.85, the pairs the dedup stage uses for
 removal and clustering). **Pair recall** = share of the exact search's pairs (blockwise all pairs,
-:func:`tooldojo.dedup.semantic.similar_pairs`) that the library found.
+:func:`tooldojo.similarity.semantic.similar_pairs`) that the library found.
 
 Data:
 
@@ -109,7 +109,7 @@ LIBRARIES = {"faiss-cpu HNSWFlat": knn_faiss, "usearch": knn_usearch, "hnswlib":
 
 
 def measure(name: str, emb: np.ndarray, threshold: float, k: int, threads: int) -> list[dict]:
-    from tooldojo.dedup.semantic import similar_pairs
+    from tooldojo.similarity.semantic import similar_pairs
 
     t0 = time.perf_counter()
     i, j, _ = similar_pairs(emb, threshold)
@@ -124,7 +124,7 @@ def measure(name: str, emb: np.ndarray, threshold: float, k: int, threads: int) 
         found = _pairs_from_knn(emb, nbrs, threshold)
         rows.append({"data": name, "rows": len(emb), "library": lib, "k": k, "seconds": sec, "pairs": len(found),
                      "pair recall": len(found & exact) / max(1, len(exact))})
-    from tooldojo.dedup.semantic import ann_pairs
+    from tooldojo.similarity.semantic import ann_pairs
 
     t0 = time.perf_counter()
     i, j, _ = ann_pairs(emb, threshold, neighbors=k, m=M, ef=EF_SEARCH)
@@ -141,8 +141,8 @@ def planted_embeddings() -> np.ndarray:
 
     from bench.bench_filters import plant
     from tooldojo.dedup.config import SemanticConfig
-    from tooldojo.dedup.semantic import encode_config
-    from tooldojo.dedup.text import tool_text
+    from tooldojo.similarity.semantic import encode_config
+    from tooldojo.similarity.text import tool_text
 
     tools, queries = catalog_records(per_pattern=2)
     all_t, all_q, _ = plant(tools, queries, random.Random(0), 24, 0.12)

@@ -68,7 +68,7 @@ def main() -> None:
     from bench._report import table, write_section
     from bench.bench_filters import QUERY_REWRITES, TOOL_REWRITES, rewrite_tool
     from tooldojo.dataset.audit import UNSEEN_TOOL_SPLITS, tool_texts
-    from tooldojo.dedup.text import tool_text
+    from tooldojo.similarity.text import tool_text
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     try:

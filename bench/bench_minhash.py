@@ -127,7 +127,7 @@ def _peak_mb() -> float:
 
 # ------------------------------------------------------------------------------------------ contenders
 def run_tooldojo(path: Path, batch: int) -> dict:
-    from tooldojo.dedup.minhash import LSHIndex, MinHasher, dedup_batch
+    from tooldojo.similarity.minhash import LSHIndex, MinHasher, dedup_batch
 
     hasher = MinHasher(num_perm=128, shingle="word", ngram=3)
     index = LSHIndex(hasher, threshold=0.7)
@@ -145,7 +145,7 @@ def run_tooldojo(path: Path, batch: int) -> dict:
 def _datasketch_loop(texts: list[str], hashfunc=None) -> list[bool]:
     from datasketch import MinHash, MinHashLSH
 
-    from tooldojo.dedup.minhash import MinHasher
+    from tooldojo.similarity.minhash import MinHasher
 
     shingler = MinHasher(num_perm=128, shingle="word", ngram=3)
     lsh = MinHashLSH(threshold=0.7, num_perm=128)
@@ -180,7 +180,7 @@ def run_datasketch(path: Path, sample: int) -> dict:
 def run_decision_check(path: Path, sample: int) -> dict:
     import numpy as np
 
-    from tooldojo.dedup.minhash import LSHIndex, MinHasher, dedup_batch
+    from tooldojo.similarity.minhash import LSHIndex, MinHasher, dedup_batch
 
     hasher = MinHasher(num_perm=128, shingle="word", ngram=3)
     texts = next(_batches(path, sample, limit=sample))

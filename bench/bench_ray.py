@@ -48,8 +48,8 @@ def shuffle_bytes(n: int, bands: int, num_perm: int, raw_pairs: int, distinct_pa
 def bench_minhash(n: int, workers: int) -> tuple[list[dict], dict]:
     from bench.bench_minhash import synthetic_queries
     from tooldojo.dedup.config import MinHashConfig
-    from tooldojo.dedup.minhash import band_keys, bucket_pairs, candidate_pairs, lsh_params
     from tooldojo.dedup.ray_exec import local_text_dedup, ray_text_dedup
+    from tooldojo.similarity.minhash import band_keys, bucket_pairs, candidate_pairs, lsh_params
 
     texts = list(synthetic_queries(n))
     cfg = MinHashConfig(threshold=0.7, link_threshold=0.5)

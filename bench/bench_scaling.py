@@ -117,7 +117,7 @@ class Timed:
 def encoder_rate(n: int) -> float:
     """all-MiniLM-L6-v2 texts per second on this machine (``n`` synthetic-length texts)."""
     from tooldojo.dedup.config import SemanticConfig
-    from tooldojo.dedup.semantic import encode_config
+    from tooldojo.similarity.semantic import encode_config
 
     _, qs = records(n, max(1, n // 10), seed=1)
     texts = [q.text for q in qs]

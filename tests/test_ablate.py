@@ -192,6 +192,7 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
 
 def test_cli_plan_runs_nothing_and_bad_input_is_one_line(tmp_path):
     from cli_helpers import stage_cli
+
     from tooldojo.cli.ablate import register
 
     run = stage_cli(register)

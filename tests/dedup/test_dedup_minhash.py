@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from tooldojo.dedup.minhash import LSHIndex, MinHasher, dedup_batch, lsh_params
+from tooldojo.similarity.minhash import LSHIndex, MinHasher, dedup_batch, lsh_params
 
 TEXTS = [
     "Find bakeries in Paris.", "find BAKERIES in paris!!", "hi", "", "a b", "   ",

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from tooldojo.dedup import run_dedup
 from tooldojo.dedup.config import DedupConfig
-from tooldojo.dedup.minhash import LSHIndex, MinHasher
-from tooldojo.dedup.text import tool_text
 from tooldojo.errors import DataError
 from tooldojo.records import QueryRecord, ToolRecord
 from tooldojo.runs import read_manifest
+from tooldojo.similarity.minhash import LSHIndex, MinHasher
+from tooldojo.similarity.text import tool_text
 
 MINHASH_ONLY = {"semantic": {"enabled": False}}
 
@@ -246,7 +246,7 @@ def test_semantic_ann_finds_the_exact_pairs_and_unreadable_texts_are_not_compare
 
     from tooldojo.dedup.config import SemanticConfig
     from tooldojo.dedup.filters import semantic_pairs
-    from tooldojo.dedup.semantic import encode_config
+    from tooldojo.similarity.semantic import encode_config
 
     _, queries = catalog_records(max_families=40, per_pattern=2)
     cfg = SemanticConfig(link_threshold=0.8, threshold=0.9)

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from tests.dedup.dedup_synthdata import catalog_records, planted_family, write_synth
 from tooldojo.dedup.config import DedupConfig, MinHashConfig, SemanticConfig
 from tooldojo.dedup.filters import minhash_pairs, semantic_pairs
-from tooldojo.dedup.semantic import encode_config
 from tooldojo.runs import config_hash
+from tooldojo.similarity.semantic import encode_config
 
 pytest.importorskip("ray", reason="ray is an optional extra: pip install 'tooldojo[ray]'")
 

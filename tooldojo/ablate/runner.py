@@ -248,7 +248,7 @@ def audit_bfcl(cfg: PipelineConfig) -> Any:
     """The leakage audit of the training data against BFCL's questions and function docs (the categories
     scored): ``<run>/eval/bfcl-audit/`` (``audit.json``), a stage skipped when up to date."""
     from tooldojo.dataset.audit import audit_external
-    from tooldojo.dataset.stage import _dedup_config
+    from tooldojo.dataset.stage import read_dedup_settings
     from tooldojo.eval.bfcl.runner import bfcl_texts
     from tooldojo.eval.bfcl.venv import bfcl_status
     from tooldojo.runs import StageRun, read_manifest, upstream_fingerprint, write_json
@@ -265,7 +265,7 @@ def audit_bfcl(cfg: PipelineConfig) -> Any:
 
     queries, tools, _ = bfcl_texts(cfg.eval.bfcl)
     train = load_dataset_dir(run_dir / "split" / "dataset", "select")["train"]
-    dedup = _dedup_config(run_dir / "dedup")
+    dedup = read_dedup_settings(run_dir / "dedup")
     with st:
         report = audit_external({"query": train["query"], "tools": train["tools"]}, "bfcl",
                                 {"query": queries, "tools": tools}, minhash=dedup.minhash,

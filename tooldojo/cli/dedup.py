@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         ```
         """
         from tooldojo.dataset.io import read_texts
-        from tooldojo.dedup.minhash import LSHIndex, MinHasher
+        from tooldojo.similarity.minhash import LSHIndex, MinHasher
 
         cfg = load_pipeline_config(config, overrides)
         mh = cfg.dedup.minhash

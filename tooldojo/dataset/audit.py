@@ -28,7 +28,7 @@ UNSEEN_TOOL_SPLITS = ("unseen_tool_seen_query", "unseen_tool_unseen_query", "wea
 
 def tool_texts(tools_column: Sequence[str]) -> list[str]:
     """Unique rendered tools of a ``tools`` column (JSON strings), ``generate_response`` left out."""
-    from tooldojo.dedup.text import tool_text
+    from tooldojo.similarity.text import tool_text
 
     seen: dict[str, str] = {}
     for blob in tools_column:
@@ -46,7 +46,7 @@ def _closest(a: list[str], b: list[str], idx: np.ndarray, sim: np.ndarray, top: 
 
 
 def _embed(texts: list[str], semantic: Any, cache: dict[str, np.ndarray] | None) -> np.ndarray:
-    from tooldojo.dedup.semantic import encode_config
+    from tooldojo.similarity.semantic import encode_config
 
     if cache is None:
         return encode_config(texts, semantic)
@@ -64,7 +64,7 @@ def compare(unseen: list[str], seen: list[str], *, minhash: Any | None = None, s
     unseen, seen = sorted(set(unseen)), sorted(set(seen))
     out: dict[str, Any] = {"n_unseen": len(unseen), "n_seen": len(seen)}
     if minhash is not None and minhash.enabled:
-        from tooldojo.dedup.minhash import LSHIndex, MinHasher
+        from tooldojo.similarity.minhash import LSHIndex, MinHasher
 
         hasher = MinHasher.from_config(minhash)
         index = LSHIndex(hasher, threshold=lsh_threshold)
@@ -75,7 +75,7 @@ def compare(unseen: list[str], seen: list[str], *, minhash: Any | None = None, s
         out["max_jaccard"] = round(float(best_sim.max()), 4) if len(best_sim) else 0.0
         out["closest_jaccard"] = _closest(unseen, seen, best, best_sim, top)
     if semantic is not None and semantic.enabled and unseen and seen:
-        from tooldojo.dedup.semantic import nearest_config
+        from tooldojo.similarity.semantic import nearest_config
 
         ea, eb = _embed(unseen, semantic, cache), _embed(seen, semantic, cache)
         idx, sim = nearest_config(ea, eb, semantic)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tooldojo.dataset.config import SplitConfig
 from tooldojo.errors import DataError
@@ -19,6 +19,8 @@ from tooldojo.runs import (
     write_jsonl,
     write_text,
 )
+from tooldojo.similarity.minhash import MinHashConfig
+from tooldojo.similarity.semantic import SemanticConfig
 
 
 def _log(msg: str, style: str = "dim") -> None:
@@ -27,18 +29,27 @@ def _log(msg: str, style: str = "dim") -> None:
     Console(stderr=True).print(f"[{style}]split:[/{style}] {msg}")
 
 
-def _dedup_config(dedup_dir: Path):
+class DedupSettings(NamedTuple):
+    """The similarity settings the dedup stage ran with (its ``config.yaml``), which the leakage audit reuses."""
+
+    settings: dict[str, Any]
+    minhash: MinHashConfig
+    semantic: SemanticConfig
+
+
+def read_dedup_settings(dedup_dir: Path) -> DedupSettings:
+    """``dedup_dir/config.yaml``'s settings; an absent, older or foreign config gives the defaults."""
     import yaml
 
-    from tooldojo.dedup.config import DedupConfig
-
     path = dedup_dir / "config.yaml"
-    if path.exists():
-        try:
-            return DedupConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-        except Exception:  # an older or foreign config: the audit then uses the defaults
-            pass
-    return DedupConfig()
+    raw = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    try:
+        minhash = MinHashConfig.model_validate(raw.get("minhash") or {})
+        semantic = SemanticConfig.model_validate(raw.get("semantic") or {})
+    except Exception:  # an older or foreign config: the audit then uses the defaults
+        raw, minhash, semantic = {}, MinHashConfig(), SemanticConfig()
+    return DedupSettings(raw or {"minhash": minhash.model_dump(mode="json"),
+                              "semantic": semantic.model_dump(mode="json")}, minhash, semantic)
 
 
 def _read_clusters(path: Path) -> list[dict[str, Any]]:
@@ -88,7 +99,7 @@ def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool 
                             fix="lower split.unseen_family_ratio / unseen_query_ratio, or synthesize more families")
         dicts = build_dataset_dicts(examples, config.call_format)
 
-        dcfg = _dedup_config(dedup_dir)
+        dcfg = read_dedup_settings(dedup_dir)
         _log("leakage audit (train vs every scenario)")
         audit = audit_dataset(dicts, minhash=dcfg.minhash,
                               semantic=dcfg.semantic if config.audit_semantic else None,
@@ -113,7 +124,7 @@ def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool 
         prov = provenance_summary(tools)
         dedup_m = read_manifest(dedup_dir)
         info = CardInfo(pretty_name=config.pretty_name, license=config.license, **prov,
-                        dedup={"settings": dcfg.model_dump(mode="json"), "stats": dedup_m.stats if dedup_m else {}},
+                        dedup={"settings": dcfg.settings, "stats": dedup_m.stats if dedup_m else {}},
                         split={"settings": config.model_dump(mode="json"), **a.stats}, audit=audit, seed=seed)
         write_text(tmp / "README.md", render_card(info, stats, sizes, files))
         final = st.dir / "dataset"

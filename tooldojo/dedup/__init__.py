@@ -12,11 +12,11 @@ _EXPORTS = {
     "run_dedup": "tooldojo.dedup.stage",
     "dedup_records": "tooldojo.dedup.stage",
     "DedupResult": "tooldojo.dedup.stage",
-    "MinHasher": "tooldojo.dedup.minhash",
-    "LSHIndex": "tooldojo.dedup.minhash",
-    "dedup_batch": "tooldojo.dedup.minhash",
+    "MinHasher": "tooldojo.similarity.minhash",
+    "LSHIndex": "tooldojo.similarity.minhash",
+    "dedup_batch": "tooldojo.similarity.minhash",
     "load_inputs": "tooldojo.dedup.validate",
-    "tool_text": "tooldojo.dedup.text",
+    "tool_text": "tooldojo.similarity.text",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -51,7 +51,7 @@ EXACT_PAIRS_UP_TO = 2000
 def minhash_pairs(texts: Sequence[str], cfg: Any) -> tuple[list[Pair], np.ndarray]:
     """Pairs with estimated Jaccard >= ``cfg.link_threshold``, and the signatures. Small sets compare every
     pair; larger ones use LSH tuned to ``link_threshold`` (or ``cfg.bands``/``cfg.rows``)."""
-    from tooldojo.dedup.minhash import MinHasher, lsh_params, similar_pairs
+    from tooldojo.similarity.minhash import MinHasher, lsh_params, similar_pairs
 
     hasher = MinHasher.from_config(cfg)
     sigs = hasher.signatures(list(texts))
@@ -79,14 +79,14 @@ def to_pairs(i: Any, j: Any, s: Any, filter_name: str) -> list[Pair]:
 
 def semantic_pairs(emb: np.ndarray, cfg: Any) -> list[Pair]:
     """Pairs with cosine >= ``cfg.link_threshold`` (exact blockwise up to ``cfg.exact_up_to`` rows, ANN above)."""
-    from tooldojo.dedup.semantic import pairs_config
+    from tooldojo.similarity.semantic import pairs_config
 
     return to_pairs(*pairs_config(emb, cfg), "semantic")
 
 
 def encode_texts(texts: Sequence[str], cfg: Any, progress: bool = False) -> np.ndarray:
     """L2-normalised embeddings of ``texts`` with a :class:`~tooldojo.dedup.config.SemanticConfig`."""
-    from tooldojo.dedup.semantic import encode_config
+    from tooldojo.similarity.semantic import encode_config
 
     return encode_config(texts, cfg, progress=progress)
 

@@ -1,19 +1,19 @@
 """The dedup filters on Ray: the same pairs as the single-machine path, computed on a cluster.
 
-- **MinHash signatures**: ``map_batches`` with :meth:`~tooldojo.dedup.minhash.MinHasher.signatures`.
-- **LSH banding**: every row becomes ``bands`` rows ``(band, band key, row)`` (:func:`~tooldojo.dedup.minhash.band_keys`),
+- **MinHash signatures**: ``map_batches`` with :meth:`~tooldojo.similarity.minhash.MinHasher.signatures`.
+- **LSH banding**: every row becomes ``bands`` rows ``(band, band key, row)`` (:func:`~tooldojo.similarity.minhash.band_keys`),
   shuffled by a hash of the band key (``groupby`` on a partition of the (band, band-hash) key space) and
-  grouped into buckets inside each partition; :func:`~tooldojo.dedup.minhash.bucket_pairs` applies the
+  grouped into buckets inside each partition; :func:`~tooldojo.similarity.minhash.bucket_pairs` applies the
   single-machine candidate rule (all pairs up to 16 members, first + predecessor above) per bucket.
 - **Verification**: candidate pairs are made distinct (``groupby(i, j)``), joined twice with the signatures
-  (``Dataset.join``) and kept when :func:`~tooldojo.dedup.minhash.pair_jaccard` reaches the threshold.
+  (``Dataset.join``) and kept when :func:`~tooldojo.similarity.minhash.pair_jaccard` reaches the threshold.
 - **Keep rules and clusters** (``dedup`` stage): the verified pairs (few: duplicates and near-duplicates
   only) come back to the driver, where :mod:`tooldojo.dedup.filters` applies the family/query keep rules.
   For a plain text collection (:func:`ray_text_dedup`) the greedy keep runs on the workers
   (:func:`ray_keep`): connected components label the pairs, which are shuffled by component.
 - **Embeddings**: ``map_batches`` on a pool of actors that each load the sentence-transformers model once
   (``num_gpus=1`` per actor when ``dedup.semantic.device`` is a CUDA device); the blockwise cosine pairs run
-  as one Ray task per row block (:func:`~tooldojo.dedup.semantic.row_block_pairs`), or, above
+  as one Ray task per row block (:func:`~tooldojo.similarity.semantic.row_block_pairs`), or, above
   ``dedup.semantic.exact_up_to`` rows, one task builds the HNSW index and one task per row range searches it.
 
 Inputs of at most :data:`~tooldojo.dedup.filters.EXACT_PAIRS_UP_TO` rows compare every pair, as the local path
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from tooldojo.dedup.filters import EXACT_PAIRS_UP_TO, FilterOps, Pair, minhash_pairs, to_pairs
-from tooldojo.dedup.minhash import MinHasher, band_keys, bucket_pairs, lsh_params, pair_jaccard
 from tooldojo.ray_session import cluster_cpus, import_ray
+from tooldojo.similarity.minhash import MinHasher, band_keys, bucket_pairs, lsh_params, pair_jaccard
 
 ROWS_PER_BLOCK = 50_000
 """Rows per input block (one ``map_batches`` call hashes one block)."""
@@ -211,7 +211,7 @@ def local_text_dedup(texts: Sequence[str], cfg: Any) -> dict[str, Any]:
     import time
 
     from tooldojo.dedup.filters import duplicate_rows
-    from tooldojo.dedup.minhash import similar_pairs
+    from tooldojo.similarity.minhash import similar_pairs
 
     t0 = time.perf_counter()
     sigs = MinHasher.from_config(cfg).signatures(list(texts))
@@ -231,14 +231,14 @@ class _Encoder:
     """A Ray actor's embedding model (loaded once per actor)."""
 
     def __init__(self, model: str | None, device: str | None, batch_size: int, max_unknown_share: float = 1.0):
-        from tooldojo.dedup.semantic import load_encoder
+        from tooldojo.similarity.semantic import load_encoder
 
         self.model, self.device, self.batch_size = model, device, batch_size
         self.max_unknown_share = max_unknown_share
         load_encoder(model, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from tooldojo.dedup.semantic import encode
+        from tooldojo.similarity.semantic import encode
 
         emb = encode([str(t) for t in batch["text"]], self.model, batch_size=self.batch_size, device=self.device,
                      max_unknown_share=self.max_unknown_share)
@@ -246,7 +246,7 @@ class _Encoder:
 
 
 def ray_encode(texts: Sequence[str], cfg: Any, progress: bool = False, *, workers: int | None = None) -> np.ndarray:
-    """:func:`~tooldojo.dedup.semantic.encode_config` on a pool of Ray actors (GPU actors for a CUDA device)."""
+    """:func:`~tooldojo.similarity.semantic.encode_config` on a pool of Ray actors (GPU actors for a CUDA device)."""
     ray = import_ray("dedup.executor")
     if not len(texts):
         from tooldojo.dedup.filters import encode_texts
@@ -272,7 +272,7 @@ def ray_encode(texts: Sequence[str], cfg: Any, progress: bool = False, *, worker
 def _ann_index_bytes(emb: np.ndarray, m: int, ef: int) -> np.ndarray:
     import faiss
 
-    from tooldojo.dedup.semantic import build_ann_index
+    from tooldojo.similarity.semantic import build_ann_index
 
     return faiss.serialize_index(build_ann_index(emb, m, ef))
 
@@ -281,7 +281,7 @@ def _ann_rows(index_bytes: np.ndarray, emb: np.ndarray, r0: int, r1: int, thresh
               ef: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import faiss
 
-    from tooldojo.dedup.semantic import ann_row_pairs
+    from tooldojo.similarity.semantic import ann_row_pairs
 
     return ann_row_pairs(faiss.deserialize_index(index_bytes), emb, r0, r1, threshold, neighbors, ef)
 
@@ -290,7 +290,7 @@ def ray_semantic_pairs(emb: np.ndarray, cfg: Any, *, workers: int | None = None)
     """:func:`~tooldojo.dedup.filters.semantic_pairs` on Ray (same pairs): exact search as one task per row
     block; above ``cfg.exact_up_to`` rows, the HNSW index built once by a task (one thread, the same graph
     as locally) and searched by one task per row range."""
-    from tooldojo.dedup.semantic import concat_pairs, row_block_pairs, unique_pairs
+    from tooldojo.similarity.semantic import concat_pairs, row_block_pairs, unique_pairs
 
     ray = import_ray("dedup.executor")
     if len(emb) <= min(cfg.block_size, cfg.exact_up_to):

@@ -12,7 +12,6 @@ import numpy as np
 
 from tooldojo.dedup.config import DedupConfig
 from tooldojo.dedup.filters import FilterOps, Match, Pair, components, greedy_keep
-from tooldojo.dedup.text import tool_text
 from tooldojo.dedup.validate import Inputs, load_inputs
 from tooldojo.records import QueryRecord, ToolRecord
 from tooldojo.runs import (
@@ -24,6 +23,7 @@ from tooldojo.runs import (
     write_jsonl,
     write_text,
 )
+from tooldojo.similarity.text import tool_text
 
 FILTERS = ("invalid", "name_conflict", "reference", "minhash", "semantic")
 
@@ -38,7 +38,7 @@ class DedupResult:
     clusters: list[dict[str, Any]]
     stats: dict[str, Any]
     indexes: dict[str, Any] = field(default_factory=dict)
-    """``tools``/``queries`` -> :class:`~tooldojo.dedup.minhash.LSHIndex` of the kept rows (MinHash on)."""
+    """``tools``/``queries`` -> :class:`~tooldojo.similarity.minhash.LSHIndex` of the kept rows (MinHash on)."""
 
 
 def _log(msg: str) -> None:
@@ -184,7 +184,7 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     removed_q: dict[str, Match] = {}
     query_pairs: list[Pair] = []
     if mh.reference_index and live_q and "queries" in config.apply_to:
-        from tooldojo.dedup.minhash import LSHIndex
+        from tooldojo.similarity.minhash import LSHIndex
 
         index = LSHIndex.load(mh.reference_index)
         log(f"checking {len(live_q)} queries against the reference index ({len(index)} items)")
@@ -263,7 +263,7 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     # -- indexes of what was kept, for deduplicating a later batch against this one
     indexes = {}
     if mh.enabled:
-        from tooldojo.dedup.minhash import LSHIndex, MinHasher
+        from tooldojo.similarity.minhash import LSHIndex, MinHasher
 
         hasher = MinHasher.from_config(mh)
         for table, ids, sig_src in (("tools", [t.tool_id for t in kept_tools], sims_t),
@@ -288,7 +288,7 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
 
 def _stats(config: DedupConfig, inputs: Inputs, counts: dict[str, Counter], removed: list[dict],
            kept_tools: list, kept_queries: list, kept_fams: list, clusters: list) -> dict[str, Any]:
-    from tooldojo.dedup.minhash import lsh_params
+    from tooldojo.similarity.minhash import lsh_params
 
     mh = config.minhash
     examples = []

@@ -416,7 +416,7 @@ class Synthesizer:
         """Every step; returns the records in a deterministic order. ``mapper`` runs each step's items
         (default: :meth:`map_local`)."""
         if self._semantic:  # load the embedding model while the first steps wait for the teacher
-            from tooldojo.dedup.semantic import load_encoder
+            from tooldojo.similarity.semantic import load_encoder
 
             self._encoder = asyncio.ensure_future(asyncio.to_thread(load_encoder))
         families = await self.families(strong_tools, mapper)
@@ -444,7 +444,7 @@ class Synthesizer:
 
     async def _encode(self, texts: list[str]) -> Any:
         """Embeddings off the event loop (requests in flight keep being served)."""
-        from tooldojo.dedup.semantic import encode
+        from tooldojo.similarity.semantic import encode
 
         if self._encoder is not None:
             await self._encoder

@@ -14,6 +14,45 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SemanticConfig(BaseModel):
+    """Semantic duplicates: sentence-transformers embeddings; cosine pairs by exact blockwise search up to
+    ``exact_up_to`` rows, above it by an approximate-nearest-neighbour index (faiss HNSW)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    model: str | None = None
+    """A sentence-transformers id or path; ``None`` = all-MiniLM-L6-v2 from the offline package (English
+    only). For other languages use a multilingual model, e.g.
+    ``sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2`` (cached or a local folder)."""
+    max_unknown_share: float = Field(0.5, ge=0, le=1)
+    """A text whose tokens are more than this share unknown to the model's tokenizer (e.g. Chinese under
+    all-MiniLM-L6-v2: all ``[UNK]``) is not compared by embeddings (MinHash still sees it)."""
+    exact_up_to: int = Field(50_000, ge=0)
+    """Up to this many rows, every pair's cosine is computed (exact); above, the ANN index finds the pairs."""
+    neighbors: int = Field(16, ge=1)
+    """ANN: nearest neighbours looked up per row (pairs beyond a row's ``neighbors`` closest are missed)."""
+    ann_m: int = Field(16, ge=4)
+    """ANN: HNSW graph degree (M)."""
+    ann_ef_search: int = Field(64, ge=1)
+    """ANN: HNSW search depth (efSearch; efConstruction is the same)."""
+    threshold: float = Field(0.92, gt=0, le=1)
+    """Cosine at or above which two texts are duplicates."""
+    link_threshold: float = Field(0.85, gt=0, le=1)
+    """Cosine at or above which two families are close (linked in a cluster)."""
+    batch_size: int = Field(256, ge=1)
+    block_size: int = Field(4096, ge=1)
+    """Rows per block of the blockwise cosine similarity (bounds memory)."""
+    device: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SemanticConfig:
+        if self.link_threshold > self.threshold:
+            raise ValueError("link_threshold must not exceed threshold")
+        return self
 
 
 def default_model_path() -> str:

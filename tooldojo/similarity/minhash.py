@@ -30,8 +30,44 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tooldojo.dedup.text import normalize, tokens
+from tooldojo.similarity.text import normalize, tokens
+
+
+class MinHashConfig(BaseModel):
+    """Near-duplicate text: MinHash signatures + LSH (datasketch-compatible, see ``similarity/minhash.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    num_perm: int = Field(128, ge=16)
+    threshold: float = Field(0.7, gt=0, lt=1)
+    """Estimated Jaccard at or above which two texts are duplicates."""
+    link_threshold: float = Field(0.5, gt=0, lt=1)
+    """Jaccard at or above which two families are *close*: linked in a cluster, kept on one split side."""
+    bands: int | None = None
+    """Explicit LSH bands (with ``rows``); overrides ``threshold``'s optimal choice."""
+    rows: int | None = None
+    shingle: Literal["word", "char"] = "word"
+    ngram: int = Field(3, ge=1)
+    lowercase: bool = True
+    strip_punctuation: bool = True
+    seed: int = 1
+    reference_index: Path | None = None
+    """A saved index (``dedup/index/queries.pkl`` of an earlier run, or ``tooldojo dedup-index``): queries
+    that duplicate an item in it are removed, e.g. to keep a new batch apart from a published dataset."""
+
+    @model_validator(mode="after")
+    def _check(self) -> MinHashConfig:
+        if self.link_threshold > self.threshold:
+            raise ValueError("link_threshold must not exceed threshold")
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError("bands × rows must not exceed num_perm")
+        return self
+
 
 _U64 = np.uint64
 _MASK32 = np.uint64(0xFFFFFFFF)
