@@ -10,7 +10,7 @@ into the evaluation side, made as ``bench_filters`` makes its duplicates: tools 
 *renamed with shuffled parameters*, *renamed and reworded*; queries *exact*, *casing/punctuation*, *reworded*
 (politeness prefix and synonyms), *reordered* (a clause moved to the front). Every evaluation text (the
 genuine ones of all four scenarios and the planted ones) is matched to its nearest training text as the audit
-does it (:func:`tooldojo.dataset.audit.compare`). A text is flagged when its closest Jaccard is above the
+does it (:func:`tooldojo.split.audit.compare`). A text is flagged when its closest Jaccard is above the
 Jaccard threshold or its closest cosine above the cosine threshold. *caught*: share of planted texts flagged;
 *false alarms*: genuine evaluation texts flagged (one is enough to fail a split).
 """
@@ -33,10 +33,10 @@ def clean_split(run: Path, families: int) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "dedup"))
     from dedup_synthdata import catalog_records, write_synth
 
-    from tooldojo.dataset import load_dataset_dir, run_split
-    from tooldojo.dataset.config import SplitConfig
     from tooldojo.dedup import run_dedup
     from tooldojo.dedup.config import DedupConfig
+    from tooldojo.split import load_dataset_dir, run_split
+    from tooldojo.split.config import SplitConfig
 
     tools, queries = catalog_records(max_families=families, per_pattern=1)
     write_synth(run, tools, queries)
@@ -48,8 +48,8 @@ def clean_split(run: Path, families: int) -> dict:
 
 def similarities(unseen: list[str], seen: list[str]) -> dict[str, tuple[float, float]]:
     """text -> (closest Jaccard, closest cosine) against ``seen``, computed as the audit computes them."""
-    from tooldojo.dataset.audit import compare
     from tooldojo.dedup.config import MinHashConfig, SemanticConfig
+    from tooldojo.split.audit import compare
 
     r = compare(unseen, seen, minhash=MinHashConfig(), semantic=SemanticConfig(), top=len(unseen))
     jac = {c["unseen"]: c["similarity"] for c in r["closest_jaccard"]}
@@ -67,8 +67,8 @@ def main() -> None:
 
     from bench._report import table, write_section
     from bench.bench_filters import QUERY_REWRITES, TOOL_REWRITES, rewrite_tool
-    from tooldojo.dataset.audit import UNSEEN_TOOL_SPLITS, tool_texts
     from tooldojo.similarity.text import tool_text
+    from tooldojo.split.audit import UNSEEN_TOOL_SPLITS, tool_texts
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     try:

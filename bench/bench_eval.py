@@ -42,7 +42,7 @@ SHAPES: dict[str, dict[str, Any]] = {
 
 def catalog_rows(n: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
     """``scenario -> eval rows``: ``n`` examples from the seed catalog, spread over scenarios and kinds."""
-    from tooldojo.dataset.schema import example_to_row
+    from tooldojo.dataset_schema import example_to_row
     from tooldojo.records import SCENARIOS, Example, QueryRecord, gold_for, stable_id
     from tooldojo.synth.catalog import fill, load_catalog, sample_slots
 

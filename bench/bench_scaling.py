@@ -135,14 +135,14 @@ def _step(row: dict[str, Any], key: str, t0: float) -> None:
 def run_size(n_queries: int, n_families: int, rate: float, datasets_up_to: int) -> dict[str, Any]:
     import psutil
 
-    from tooldojo.dataset.config import SplitConfig
-    from tooldojo.dataset.examples import build_examples
-    from tooldojo.dataset.io import build_dataset_dicts
-    from tooldojo.dataset.split import assign
+    from tooldojo.dataset_io import build_dataset_dicts
     from tooldojo.dedup.config import DedupConfig
     from tooldojo.dedup.filters import FilterOps, minhash_pairs, semantic_pairs
     from tooldojo.dedup.stage import dedup_records
     from tooldojo.dedup.validate import Inputs
+    from tooldojo.split.config import SplitConfig
+    from tooldojo.split.examples import build_examples
+    from tooldojo.split.sides import assign
 
     row: dict[str, Any] = {"queries": n_queries, "families": n_families}
     t0 = time.perf_counter()

@@ -112,7 +112,7 @@ def select_rows(n: int, seed: int = 0) -> Any:
     distractors), the shape of the split stage's training rows."""
     from datasets import Dataset
 
-    from tooldojo.dataset.schema import example_to_row, features
+    from tooldojo.dataset_schema import example_to_row, features
     from tooldojo.records import Example, QueryRecord, gold_for, stable_id
     from tooldojo.synth.catalog import fill, load_catalog, sample_slots
 

@@ -121,8 +121,8 @@ def test_goals_report_the_measured_direction():
 
 
 def test_bfcl_audit_source_reports_overlap(tmp_path):
-    from tooldojo.dataset.audit import audit_external
     from tooldojo.dedup.config import MinHashConfig
+    from tooldojo.split.audit import audit_external
 
     tool = {"type": "function", "function": {"name": "calculate_triangle_area", "description": "Calculate the "
             "area of a triangle given its base and height.", "parameters": {"type": "object", "properties": {

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tooldojo.dataset.examples import KINDS, _offered
 from tooldojo.prompting import build_completion, rationale
 from tooldojo.records import GENERATE_RESPONSE, Example, QueryRecord, ToolRecord, gold_for
+from tooldojo.split.examples import KINDS, _offered
 
 GAP = "forecasts up to 14 days ahead"
 WEAK = ToolRecord(tool_id="t-w", family_id="f", domain="weather", role="weak",

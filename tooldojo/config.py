@@ -16,10 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tooldojo.ablate.config import AblateConfig
-from tooldojo.dataset.config import SplitConfig
 from tooldojo.dedup.config import DedupConfig
 from tooldojo.errors import ConfigError
 from tooldojo.eval.config import EvalConfig
+from tooldojo.split.config import SplitConfig
 from tooldojo.synth.config import SynthConfig
 from tooldojo.train.config import TrainConfig
 

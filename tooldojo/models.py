@@ -198,3 +198,13 @@ def load_tokenizer(spec: str | None, *, padding_side: str = "left") -> Any:
     tok = AutoTokenizer.from_pretrained(resolve_model(spec))
     tok.padding_side = padding_side
     return ensure_chat_template(tok)
+
+
+def cpu_bf16_supported() -> bool:
+    """True on CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX), where bf16 autocast trains ~1.6×
+    faster than float32 (measured on Gemma-3-270M, docs/training.md)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -52,7 +52,7 @@ def _run_stage(stage: str, cfg: PipelineConfig, force: bool) -> list[Manifest]:
 
         return [run_dedup(cfg.dedup, run_dir, seed=cfg.seed, force=force)]
     if stage == "split":
-        from tooldojo.dataset import run_split
+        from tooldojo.split import run_split
 
         return [run_split(cfg.split, run_dir, seed=_seed(cfg, cfg.split), force=force)]
     if stage == "train":

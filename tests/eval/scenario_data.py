@@ -81,7 +81,7 @@ def write_dataset(run_dir: Path, examples: list[Example]) -> Path:
     """Write the ``eval`` config as ``split/dataset/eval/<scenario>.parquet`` and a complete split manifest."""
     from datasets import Dataset
 
-    from tooldojo.dataset import schema
+    from tooldojo import dataset_schema as schema
     from tooldojo.runs import StageRun
 
     split = run_dir / "split"
@@ -96,7 +96,7 @@ def write_dataset(run_dir: Path, examples: list[Example]) -> Path:
 
 def oracle_output(example_row: dict, task: str, call_format: str = "json") -> str:
     """The gold completion for a dataset row (what a perfect model writes)."""
-    from tooldojo.dataset.schema import row_to_example
+    from tooldojo.dataset_schema import row_to_example
     from tooldojo.prompting import build_completion
 
     return build_completion(row_to_example(example_row), task, call_format)

@@ -12,8 +12,8 @@ from tooldojo.eval.generation import (
     GenRequest,
     choose_backend,
     resolve_local_model,
-    trim_at_stop,
 )
+from tooldojo.stopping import trim_at_stop
 
 QUERIES = ["x", "Find bakeries in Lisbon and tell me which ones open early on Sundays, please.",
            "a b c d e f g h i j k l m n o p q r s t u v w x y z"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from scenario_data import QUERIES, oracle_output
 
-from tooldojo.dataset.schema import example_to_row
+from tooldojo.dataset_schema import example_to_row
 from tooldojo.errors import DataError
 from tooldojo.eval import EvalConfig, FunctionGenerator, compare_runs, run_eval
 from tooldojo.prompting import format_call

@@ -50,7 +50,7 @@ def make_examples() -> list[Example]:
 
 def write_dataset(root: Path, examples: list[Example]) -> Path:
     """A tooldojo dataset folder as ``split`` writes it (rows from ``schema.example_to_row``)."""
-    from tooldojo.dataset.schema import example_to_row, features
+    from tooldojo.dataset_schema import example_to_row, features
     from tooldojo.formats.files import write_rows
 
     ds = root / "split" / "dataset"

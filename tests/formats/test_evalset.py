@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from tooldojo.dataset.schema import row_to_example
+from tooldojo.dataset_schema import row_to_example
 from tooldojo.formats import import_source, to_examples, write_eval_dataset
 from tooldojo.records import GENERATE_RESPONSE
 

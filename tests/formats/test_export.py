@@ -123,7 +123,7 @@ def test_push_to_hub_uploads_card_and_data(run_dir, tmp_path):
     import subprocess
     import sys
 
-    from tests.dataset.hub_stub import HubStub
+    from tests.split.hub_stub import HubStub
 
     token = "hf_test_SECRET_formats_1234"
     env = {k: v for k, v in os.environ.items()

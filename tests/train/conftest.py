@@ -71,7 +71,7 @@ def write_split(run_dir: Path, examples: list[Example] | None = None, call_forma
     """A completed ``split`` stage in ``run_dir`` whose dataset has ``rank`` and ``select`` configs."""
     from datasets import Dataset
 
-    from tooldojo.dataset import schema
+    from tooldojo import dataset_schema as schema
     from tooldojo.runs import StageRun
 
     examples = examples or make_examples()

@@ -247,11 +247,11 @@ def _bfcl(cfg: PipelineConfig, variant: str, seed: int) -> Any:
 def audit_bfcl(cfg: PipelineConfig) -> Any:
     """The leakage audit of the training data against BFCL's questions and function docs (the categories
     scored): ``<run>/eval/bfcl-audit/`` (``audit.json``), a stage skipped when up to date."""
-    from tooldojo.dataset.audit import audit_external
-    from tooldojo.dataset.stage import read_dedup_settings
     from tooldojo.eval.bfcl.runner import bfcl_texts
     from tooldojo.eval.bfcl.venv import bfcl_status
     from tooldojo.runs import StageRun, read_manifest, upstream_fingerprint, write_json
+    from tooldojo.split.audit import audit_external
+    from tooldojo.split.stage import read_dedup_settings
 
     run_dir = cfg.run_dir
     split_fp = upstream_fingerprint(run_dir / "split", needed_by="the BFCL leakage audit")
@@ -261,7 +261,7 @@ def audit_bfcl(cfg: PipelineConfig) -> Any:
     st = StageRun(run_dir / "eval" / AUDIT, "audit-bfcl", settings, inputs={"split": split_fp, "bfcl_eval": version})
     if st.up_to_date():
         return read_manifest(st.dir)
-    from tooldojo.dataset.io import load_dataset_dir
+    from tooldojo.dataset_io import load_dataset_dir
 
     queries, tools, _ = bfcl_texts(cfg.eval.bfcl)
     train = load_dataset_dir(run_dir / "split" / "dataset", "select")["train"]

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         tooldojo dedup -r runs/v2 --reference-index v1-queries.pkl
         ```
         """
-        from tooldojo.dataset.io import read_texts
+        from tooldojo.dataset_io import read_texts
         from tooldojo.similarity.minhash import LSHIndex, MinHasher
 
         cfg = load_pipeline_config(config, overrides)

@@ -24,7 +24,7 @@ def _read_split(spec: str) -> tuple[str, dict[str, list]]:
     """A split given as a Parquet/JSONL file, or ``FOLDER_OR_REPO:config/split``."""
     import pyarrow.parquet as pq
 
-    from tooldojo.dataset.io import load_dataset_dir
+    from tooldojo.dataset_io import load_dataset_dir
     from tooldojo.errors import DataError
 
     path = Path(spec)
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         tooldojo split -r runs/demo --set split.unseen_styles=[casual,contextual]
         ```
         """
-        from tooldojo.dataset import run_split
+        from tooldojo.split import run_split
 
         extra = drop_none({"split": {"unseen_family_ratio": unseen_family_ratio,
                                      "unseen_query_ratio": unseen_query_ratio,
@@ -121,10 +121,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from tooldojo.dataset.audit import audit_dataset, audit_pair
-        from tooldojo.dataset.io import load_dataset_dir
+        from tooldojo.dataset_io import load_dataset_dir
         from tooldojo.errors import ConfigError
         from tooldojo.runs import write_json
+        from tooldojo.split.audit import audit_dataset, audit_pair
 
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir)
         mj = max_jaccard if max_jaccard is not None else cfg.split.audit_max_jaccard
@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
         tooldojo publish --run-dir runs/demo --repo-id me/tooldojo-demo
         ```
         """
-        from tooldojo.dataset.publish import publish, publish_plan
+        from tooldojo.split.publish import publish, publish_plan
 
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir)
         if dry_run:

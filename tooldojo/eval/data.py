@@ -13,12 +13,8 @@ from tooldojo.errors import ConfigError
 from tooldojo.eval.generation import GenRequest
 from tooldojo.prompting import build_prompt
 from tooldojo.records import SCENARIOS
+from tooldojo.stopping import STOPS
 
-TURN_END = "\n### User"
-"""A base model that writes the next user turn of tooldojo's chat template has ended its answer."""
-STOPS = {"select": ("</tool_call>", "</answer>", TURN_END), "rank": ("</ranking>", TURN_END)}
-"""Generation stops right after the first answer section (the scenario tasks ask for one call / one ranking),
-or when the model starts a new turn."""
 MAX_NEW_TOKENS = {"select": 192, "rank": 128}
 """Per-task generation caps (``eval.max_new_tokens`` unset): the gold completions of the seed-catalog data take at
 most 157 tokens for a JSON call (99th percentile 134) and 85 for a ranking, <think> included."""
@@ -26,7 +22,7 @@ most 157 tokens for a JSON call (99th percentile 134) and 85 for a ranking, <thi
 
 def load_eval_sets(path: str | Path) -> dict[str, Any]:
     """``scenario -> datasets.Dataset``: the ``eval`` config of a scenario dataset folder or Hub repo id."""
-    from tooldojo.dataset import load_dataset_dir
+    from tooldojo.dataset_io import load_dataset_dir
 
     return dict(load_dataset_dir(str(path), "eval"))
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from tooldojo.errors import ConfigError, ToolDojoError
 from tooldojo.models import vllm_available
+from tooldojo.stopping import trim_at_stop
 
 
 class EndpointError(ToolDojoError):
@@ -81,16 +82,6 @@ class Generator(Protocol):
     def close(self) -> None:
         """Free the model / connections."""
         ...
-
-
-def trim_at_stop(text: str, stops: Sequence[str]) -> str:
-    """Cut ``text`` right after the earliest stop string (kept), as local backends may overshoot by a token."""
-    cut = None
-    for stop in stops:
-        i = text.find(stop)
-        if i >= 0 and (cut is None or i + len(stop) < cut):
-            cut = i + len(stop)
-    return text if cut is None else text[:cut]
 
 
 class FunctionGenerator:

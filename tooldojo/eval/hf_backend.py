@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from tooldojo.errors import ConfigError
-from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, new_token_cap, trim_at_stop
+from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, new_token_cap
+from tooldojo.stopping import stop_criterion, trim_at_stop
 
 
 def pick_device_dtype(dtype: str) -> tuple[str, Any]:
@@ -20,7 +21,7 @@ def pick_device_dtype(dtype: str) -> tuple[str, Any]:
     whose offline weights are bfloat16 anyway), else float32."""
     import torch
 
-    from tooldojo.train.backends import cpu_bf16_supported
+    from tooldojo.models import cpu_bf16_supported
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype == "auto":
@@ -63,25 +64,6 @@ def render_prompt(tokenizer: Any, messages: list[dict[str, Any]], tools: list[di
     except Exception as err:  # jinja errors: the template cannot render these messages
         raise ConfigError(f"the chat template cannot render the prompt: {err}", field="eval.model",
                           fix="use a model whose chat template accepts system messages and tools") from None
-
-
-def stop_criterion(tokenizer: Any, stops: list[str], prompt_len: int, window: int = 16) -> Any:
-    """A stopping criterion that ends each sequence once its last ``window`` new tokens contain a stop string.
-
-    Cheaper than transformers' ``stop_strings`` (which precomputes tables over the whole vocabulary on every
-    ``generate`` call, about a second for Gemma's 262k tokens): it decodes a few tokens per sequence per step.
-    """
-    import torch
-    from transformers import StoppingCriteria
-
-    class TailStop(StoppingCriteria):
-        def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-            tail = input_ids[:, max(prompt_len, input_ids.shape[1] - window):]
-            texts = tokenizer.batch_decode(tail, skip_special_tokens=True)
-            done = [any(s in t for s in stops) for t in texts]
-            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    return TailStop()
 
 
 class HFGenerator:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, new_token_cap, trim_at_stop
+from tooldojo.eval.generation import GenRequest, GenResult, LocalModel, OnDone, new_token_cap
 from tooldojo.eval.hf_backend import render_prompt
+from tooldojo.stopping import trim_at_stop
 
 
 class VLLMGenerator:

@@ -46,8 +46,8 @@ def to_examples(result: ImportResult, *, default_domain: str = "imported") -> tu
 
 def write_eval_dataset(examples: list[Example], dataset_dir: str | Path, split: str = SCENARIO) -> Path:
     """Write ``examples`` as the ``eval`` config of a tooldojo dataset folder (``eval/<split>.parquet``,
-    rows as in ``tooldojo/dataset/schema.py``) with a dataset card naming the config."""
-    from tooldojo.dataset.schema import example_to_row, features
+    rows as in ``tooldojo/dataset_schema.py``) with a dataset card naming the config."""
+    from tooldojo.dataset_schema import example_to_row, features
 
     out = Path(dataset_dir)
     path = out / "eval" / f"{split}.parquet"
@@ -59,7 +59,7 @@ def write_eval_dataset(examples: list[Example], dataset_dir: str | Path, split: 
         f"# Imported evaluation set\n\n{len(examples)} rows written by `tooldojo import`: queries from another "
         "dataset with the tools offered with them and their gold call (kind `one`), or `generate_response` "
         "when no offered tool fits (kind `zero`). Columns follow tooldojo's dataset schema "
-        "(`tooldojo/dataset/schema.py`).\n"
+        "(`tooldojo/dataset_schema.py`).\n"
     )
     write_text(out / "README.md", card)
     return path

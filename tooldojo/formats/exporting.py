@@ -1,7 +1,7 @@
 """Export a tooldojo dataset (or an import) in the formats other trainers read.
 
 Sources: a run folder (``<run>/split/dataset/``), a dataset folder (``rank/``, ``select/``, ``eval/`` of
-Parquet files, see ``tooldojo/dataset/schema.py``), or a folder written by ``tooldojo import``.
+Parquet files, see ``tooldojo/dataset_schema.py``), or a folder written by ``tooldojo import``.
 
 Formats:
 
@@ -90,7 +90,7 @@ def read_dataset(dataset_dir: str | Path) -> dict[str, dict[str, list[dict[str, 
 
 
 def example_conversation(row: dict[str, Any]) -> Conversation:
-    """A dataset row (``tooldojo/dataset/schema.py``) -> the query, its candidate tools (``generate_response``
+    """A dataset row (``tooldojo/dataset_schema.py``) -> the query, its candidate tools (``generate_response``
     included, last) and the gold call."""
     tools = [t["function"] for t in json.loads(row["tools"])]
     args = json.loads(row["gold_arguments"]) if row.get("gold_arguments") else {}

@@ -83,7 +83,7 @@ def load_split(dataset_dir: Path, config: str) -> Any:
     """The ``train`` split of ``config`` (``rank`` or ``select``) of a scenario dataset folder."""
     dataset_dir = Path(dataset_dir)
     try:  # the split stage's loader, when present
-        from tooldojo.dataset import load_dataset_dir
+        from tooldojo.dataset_io import load_dataset_dir
     except ImportError:
         load_dataset_dir = None
     if load_dataset_dir is not None:
@@ -91,7 +91,7 @@ def load_split(dataset_dir: Path, config: str) -> Any:
         return dd["train"] if hasattr(dd, "keys") else dd
     from datasets import Dataset
 
-    from tooldojo.dataset.schema import features
+    from tooldojo.dataset_schema import features
 
     path = dataset_dir / config / "train.parquet"
     if not path.exists():
@@ -113,7 +113,7 @@ def _with_call_format(row: dict[str, Any], call_format: str) -> dict[str, Any]:
     system = row["prompt"][0]["content"] if row["prompt"] and row["prompt"][0]["role"] == "system" else None
     if system == SELECT_INSTRUCTIONS[call_format]:
         return row
-    from tooldojo.dataset.schema import row_to_example
+    from tooldojo.dataset_schema import row_to_example
 
     example = row_to_example(row)
     row = dict(row)

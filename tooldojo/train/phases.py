@@ -161,8 +161,7 @@ def stop_rollouts_at_answer_end(model: Any, tokenizer: Any, stops: list[str] | N
     completion mask ends at (its first EOS is kept, as in the SFT targets ``...</tool_call><eos>``)."""
     from transformers import StoppingCriteriaList
 
-    from tooldojo.eval.data import STOPS
-    from tooldojo.eval.hf_backend import stop_criterion
+    from tooldojo.stopping import STOPS, stop_criterion
 
     stops = stops or sorted({s for task in STOPS.values() for s in task if s != "</ranking>"})
     generate = model.generate

@@ -48,9 +48,9 @@ def _token(token_env: str) -> str:
 def publish_plan(source: str | Path, repo_id: str, *, private: bool = True) -> dict[str, Any]:
     """What :func:`publish` would push, after every check that needs no network: the repo id, the dataset
     folder and its card info. ``configs`` maps config -> split -> rows; ``files`` lists the card and plot."""
-    from tooldojo.dataset.card import PLOT
-    from tooldojo.dataset.io import load_dataset_dir
-    from tooldojo.dataset.schema import CONFIGS
+    from tooldojo.dataset_io import load_dataset_dir
+    from tooldojo.dataset_schema import CONFIGS
+    from tooldojo.split.card import PLOT
 
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ConfigError(f"{repo_id!r} is not a repo id", field="--repo-id", fix="write it as user/name or org/name")
@@ -71,10 +71,10 @@ def publish(source: str | Path, repo_id: str, *, private: bool = True, token_env
     from huggingface_hub import CommitOperationAdd, HfApi
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-    from tooldojo.dataset.card import PLOT, CardInfo, render_card
-    from tooldojo.dataset.io import load_dataset_dir
-    from tooldojo.dataset.schema import CONFIGS
+    from tooldojo.dataset_io import load_dataset_dir
+    from tooldojo.dataset_schema import CONFIGS
     from tooldojo.runs import write_json
+    from tooldojo.split.card import PLOT, CardInfo, render_card
 
     plan = publish_plan(source, repo_id, private=private)
     folder = Path(plan["folder"])

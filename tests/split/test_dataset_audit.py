@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
-from tooldojo.dataset.audit import compare
 from tooldojo.dedup.config import MinHashConfig, SemanticConfig
+from tooldojo.split.audit import compare
 
 TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
                                          "parameters": {"type": "object", "properties": {}}}}

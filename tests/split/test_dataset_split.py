@@ -9,13 +9,13 @@ from collections import defaultdict
 import pytest
 import yaml
 
-from tooldojo.dataset import load_dataset_dir, run_split
-from tooldojo.dataset.config import SplitConfig
-from tooldojo.dataset.schema import features, row_to_example
-from tooldojo.dataset.split import assign
+from tooldojo.dataset_schema import features, row_to_example
 from tooldojo.errors import DataError
 from tooldojo.records import GENERATE_RESPONSE, SCENARIOS, QueryRecord, ToolRecord, gold_for, read_jsonl
 from tooldojo.runs import read_manifest
+from tooldojo.split import load_dataset_dir, run_split
+from tooldojo.split.config import SplitConfig
+from tooldojo.split.sides import assign
 
 
 def _jsonl(path):
@@ -218,8 +218,8 @@ def test_assign_style_policy_and_shares():
 def test_distractor_pools_skip_the_own_cluster():
     import random
 
-    from tooldojo.dataset.examples import DistractorPools
-    from tooldojo.dataset.split import Assignment
+    from tooldojo.split.examples import DistractorPools
+    from tooldojo.split.sides import Assignment
 
     fams = [f"f{i:02d}" for i in range(20)]
     a = Assignment(family_side={f: "seen" if i < 16 else "unseen" for i, f in enumerate(fams)},

@@ -20,8 +20,8 @@ import random
 from collections import Counter, defaultdict
 from typing import Any
 
-from tooldojo.dataset.split import TRAIN, Assignment
 from tooldojo.records import Example, QueryRecord, ToolRecord, gold_for, stable_id
+from tooldojo.split.sides import TRAIN, Assignment
 
 KINDS = ("zero", "one", "weak_only", "weak_strong")
 

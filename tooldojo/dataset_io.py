@@ -1,6 +1,6 @@
 """Scenario datasets on disk (Parquet) and back: a folder with one subfolder per config, or a Hub repo.
 
-Layout (see :mod:`tooldojo.dataset.schema`)::
+Layout (see :mod:`tooldojo.dataset_schema`)::
 
     dataset/rank/train.parquet  dataset/select/train.parquet  dataset/eval/<scenario>.parquet  dataset/README.md
 """
@@ -17,7 +17,7 @@ from tooldojo.records import SCENARIOS, Example
 
 
 def rows_for(examples: Iterable[Example], config: str, call_format: str = "json") -> list[dict[str, Any]]:
-    from tooldojo.dataset.schema import example_to_row
+    from tooldojo.dataset_schema import example_to_row
 
     return [example_to_row(e, config, call_format) for e in examples]  # type: ignore[arg-type]
 
@@ -31,10 +31,10 @@ def _dataset(rows: list[dict[str, Any]], feats: Any):
 
 def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json") -> dict[str, Any]:
     """``{"rank": DatasetDict(train), "select": DatasetDict(train), "eval": DatasetDict(<scenario>...)}``
-    with the explicit features of :func:`tooldojo.dataset.schema.features`."""
+    with the explicit features of :func:`tooldojo.dataset_schema.features`."""
     from datasets import DatasetDict
 
-    from tooldojo.dataset.schema import features
+    from tooldojo.dataset_schema import features
 
     out = {}
     for config in ("rank", "select"):
@@ -81,7 +81,7 @@ def load_dataset_dir(path: str | Path, config: str):
     import pyarrow.parquet as pq
     from datasets import Dataset, DatasetDict, DatasetInfo
 
-    from tooldojo.dataset.schema import CONFIGS, features
+    from tooldojo.dataset_schema import CONFIGS, features
 
     if config not in CONFIGS:
         raise DataError(f"unknown config {config!r}", field="config", fix=f"use one of {', '.join(CONFIGS)}")
@@ -140,7 +140,7 @@ def read_texts(source: str | Path, column: str = "query") -> list[str]:
             texts += [str(x) for x in table.column(column).to_pylist()]
         return texts
     if _is_hub_id(src):
-        from tooldojo.dataset.schema import CONFIGS
+        from tooldojo.dataset_schema import CONFIGS
 
         for config in CONFIGS:
             for ds in load_dataset_dir(src, config).values():

@@ -29,8 +29,8 @@ def deduped_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def split_run(deduped_run, tmp_path_factory) -> Path:
     """``deduped_run`` copied and split (seed 0, MinHash-only audit)."""
-    from tooldojo.dataset import run_split
-    from tooldojo.dataset.config import SplitConfig
+    from tooldojo.split import run_split
+    from tooldojo.split.config import SplitConfig
 
     run = tmp_path_factory.mktemp("split") / "run"
     shutil.copytree(deduped_run, run)

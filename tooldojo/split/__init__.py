@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "run_split": "tooldojo.dataset.stage",
-    "load_dataset_dir": "tooldojo.dataset.io",
-    "build_dataset_dicts": "tooldojo.dataset.io",
-    "audit_dataset": "tooldojo.dataset.audit",
-    "assign": "tooldojo.dataset.split",
-    "build_examples": "tooldojo.dataset.examples",
-    "publish": "tooldojo.dataset.publish",
+    "run_split": "tooldojo.split.stage",
+    "load_dataset_dir": "tooldojo.dataset_io",
+    "build_dataset_dicts": "tooldojo.dataset_io",
+    "audit_dataset": "tooldojo.split.audit",
+    "assign": "tooldojo.split.sides",
+    "build_examples": "tooldojo.split.examples",
+    "publish": "tooldojo.split.publish",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -27,4 +27,4 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'tooldojo.dataset' has no attribute {name!r}")
+    raise AttributeError(f"module 'tooldojo.split' has no attribute {name!r}")

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tooldojo.dataset.config import SplitConfig
 from tooldojo.errors import DataError
 from tooldojo.records import QueryRecord, ToolRecord, read_jsonl
 from tooldojo.runs import (
@@ -21,6 +20,7 @@ from tooldojo.runs import (
 )
 from tooldojo.similarity.minhash import MinHashConfig
 from tooldojo.similarity.semantic import SemanticConfig
+from tooldojo.split.config import SplitConfig
 
 
 def _log(msg: str, style: str = "dim") -> None:
@@ -69,11 +69,11 @@ def _read_clusters(path: Path) -> list[dict[str, Any]]:
 def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool = False) -> Manifest:
     """Split ``run_dir/dedup`` by family cluster into ``run_dir/split``: assignments, scenario datasets
     (``split/dataset``), leakage audit (``audit.json``, also in the manifest) and the dataset card."""
-    from tooldojo.dataset.audit import audit_dataset, summary_lines
-    from tooldojo.dataset.card import CardInfo, plot_domains, provenance_summary, render_card, statistics
-    from tooldojo.dataset.examples import build_examples
-    from tooldojo.dataset.io import build_dataset_dicts, save_dataset_dicts
-    from tooldojo.dataset.split import assign
+    from tooldojo.dataset_io import build_dataset_dicts, save_dataset_dicts
+    from tooldojo.split.audit import audit_dataset, summary_lines
+    from tooldojo.split.card import CardInfo, plot_domains, provenance_summary, render_card, statistics
+    from tooldojo.split.examples import build_examples
+    from tooldojo.split.sides import assign
 
     run_dir = Path(run_dir)
     seed = config.seed if config.seed is not None else seed
