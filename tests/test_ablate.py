@@ -38,8 +38,14 @@ def test_results_presets_load_and_fit_their_budgets():
         assert cfg.eval.limit is None or cfg.eval.limit >= 200
         assert set(cfg.eval.bfcl.categories) == {"simple_python", "multiple", "irrelevance"}
         assert cfg.eval.bfcl.limit is None  # whole categories
-        total = sum(s.planned for s in plan(cfg, bfcl=True))
-        assert 0 < total <= hours * 3600
+        steps = plan(cfg, bfcl=True)
+        assert 0 < sum(s.planned for s in steps) <= hours * 3600
+        # each variant's training comes right before its evaluation, so an interrupted run has numbers early
+        titles = [s.title.split(" (")[0] for s in steps]
+        assert titles == ["data: synth, dedup, split", "eval", "train select_only", "eval", "train two_stage",
+                          "merge", "eval", "eval", "train rl_from_base", "eval", "BFCL leakage audit",
+                          "BFCL", "BFCL", "BFCL"]
+        assert [s.title for s in steps if s.report] == [s.title for s in steps if s.title.startswith(("eval", "BFCL ("))]
 
 
 def test_variants_share_step_budgets():
@@ -175,6 +181,18 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
     import shutil
 
     shutil.rmtree(run / "eval" / "select_only")
+    # `--report` writes the page from what the folder holds now (the missing evaluation marked), running nothing
+    from cli_helpers import stage_cli
+
+    from tooldojo.cli.ablate import register
+
+    report = stage_cli(register)("ablate", "--preset", "results-tiny", "--run-dir", run, "--report",
+                                 "--set", "ablate.bfcl=off")
+    assert report.exit_code == 0, report.output
+    partial = json.loads((run / "results" / "results.json").read_text())
+    assert partial["status"] == "incomplete" and partial["variants"]["select_only"]["scenarios"] is None
+    assert partial["variants"]["two_stage"]["scenarios"] == saved["variants"]["two_stage"]["scenarios"]
+    assert not (run / "eval" / "select_only").exists()
     run_ablate(cfg)
     after = {v: read_manifest(run / "eval" / v).finished_at for v in VARIANTS}
     assert all(after[v] == finished[v] for v in VARIANTS if v != "select_only")
