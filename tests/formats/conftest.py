@@ -83,7 +83,7 @@ def run_dir(tmp_path, examples) -> Path:
 @pytest.fixture
 def cli():
     """A Typer app with only this area's commands, and a runner that invokes it."""
-    from tooldojo.formats.cli import register
+    from tooldojo.cli.formats import register
 
     return stage_cli(register)
 

@@ -129,7 +129,7 @@ def test_offline_synth_from_every_importable_fixture(fixture, data_dir, tmp_path
 
 def test_synth_cli_with_seed_tools_cap_and_domains(data_dir, tmp_path):
     import typer
-    from tooldojo.synth.cli import register
+    from tooldojo.cli.synth import register
     from typer.testing import CliRunner
 
     from tooldojo.runs import read_manifest

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import typer
 from synth_responder import SynthResponder
-from tooldojo.synth.cli import register
+from tooldojo.cli.synth import register
 from typer.testing import CliRunner
 
 from tooldojo.errors import DataError
