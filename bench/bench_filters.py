@@ -111,8 +111,8 @@ def _reorder(s: str) -> str:
 
 
 def evaluate(tools, queries, truth, cfg) -> dict:
+    from tooldojo.dedup.inputs import Inputs
     from tooldojo.dedup.stage import dedup_records
-    from tooldojo.dedup.validate import Inputs
 
     t0 = time.perf_counter()
     res = dedup_records(cfg, Inputs(tools=tools, queries=queries))

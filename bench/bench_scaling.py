@@ -138,8 +138,8 @@ def run_size(n_queries: int, n_families: int, rate: float, datasets_up_to: int) 
     from tooldojo.dataset_io import build_dataset_dicts
     from tooldojo.dedup.config import DedupConfig
     from tooldojo.dedup.filters import FilterOps, minhash_pairs, semantic_pairs
+    from tooldojo.dedup.inputs import Inputs
     from tooldojo.dedup.stage import dedup_records
-    from tooldojo.dedup.validate import Inputs
     from tooldojo.split.config import SplitConfig
     from tooldojo.split.examples import build_examples
     from tooldojo.split.sides import assign

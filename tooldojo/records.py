@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 GENERATE_RESPONSE = "generate_response"
 """The pseudo-tool for answering directly when no candidate tool serves the query (GenTool)."""
@@ -171,6 +175,20 @@ class Example(BaseModel):
     """The query's ``needs`` (which family tool fully serves it); ``None`` when unknown (e.g. imported rows)."""
 
 
+def jsonl_lines(path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a JSON Lines file, each with its line number (from 1)."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                yield lineno, line
+
+
+def first_error(err: ValidationError) -> tuple[str, str]:
+    """``(field, message)`` of the first problem pydantic found in a row (field ``<row>``: the whole row)."""
+    first = err.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) or "<row>", first["msg"]
+
+
 def read_jsonl(path, model: type[BaseModel]) -> list:
     """Read a JSONL file of ``model`` rows (raises :class:`~tooldojo.errors.DataError` naming the line)."""
     from pydantic import ValidationError
@@ -178,18 +196,14 @@ def read_jsonl(path, model: type[BaseModel]) -> list:
     from tooldojo.errors import DataError
 
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(model.model_validate_json(line))
-            except ValidationError as err:
-                first = err.errors()[0]
-                loc = ".".join(str(p) for p in first["loc"]) or "<row>"
-                raise DataError(
-                    f"line {lineno}: {first['msg']}",
-                    field=f"{path}:{loc}",
-                    fix=f"make every line a valid {model.__name__} record",
-                ) from None
+    for lineno, line in jsonl_lines(path):
+        try:
+            rows.append(model.model_validate_json(line))
+        except ValidationError as err:
+            loc, msg = first_error(err)
+            raise DataError(
+                f"line {lineno}: {msg}",
+                field=f"{path}:{loc}",
+                fix=f"make every line a valid {model.__name__} record",
+            ) from None
     return rows

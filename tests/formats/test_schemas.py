@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tooldojo.formats.schemas import SchemaError, normalize_function, parse_type
+from tooldojo.formats.schemas import SchemaError, parse_type, repair_function
 
 
 def test_nested_function_and_python_types():
-    fn = normalize_function({"type": "function", "function": {
+    fn = repair_function({"type": "function", "function": {
         "name": " area ", "description": "Area.", "extra": 1,
         "parameters": {"type": "dict", "properties": {
             "w": {"type": "float", "description": "width"},
@@ -29,7 +29,7 @@ def test_nested_function_and_python_types():
 
 
 def test_parameter_list_and_flags():
-    fn = normalize_function({"name": "f", "parameters": [
+    fn = repair_function({"name": "f", "parameters": [
         {"name": "a", "type": "string", "description": "A", "required": True},
         {"name": "b", "type": "integer", "description": "B"},
     ]})
@@ -40,17 +40,17 @@ def test_parameter_list_and_flags():
 
 
 def test_missing_required_built_from_optional_flags():
-    fn = normalize_function({"name": "f", "parameters": {"type": "object", "properties": {
+    fn = repair_function({"name": "f", "parameters": {"type": "object", "properties": {
         "a": {"type": "string", "description": "A", "required": True},
         "b": {"type": "string", "description": "B", "optional": True}}}})
     assert fn["parameters"]["required"] == ["a"]
     assert "optional" not in fn["parameters"]["properties"]["b"]
-    no_params = normalize_function({"name": "ping", "description": "Ping."})
+    no_params = repair_function({"name": "ping", "description": "Ping."})
     assert no_params["parameters"] == {"type": "object", "properties": {}, "required": []}
 
 
 def test_xlam_parameter_dicts():
-    fn = normalize_function({"name": "g", "description": "G.", "parameters": {
+    fn = repair_function({"name": "g", "description": "G.", "parameters": {
         "city": {"type": "str", "description": "City", "default": "Paris"},
         "days": {"type": "int", "description": "Days"},
         "units": {"type": "str, optional", "description": "Units"},
@@ -68,7 +68,7 @@ def test_xlam_parameter_dicts():
 
 
 def test_toolbench_required_and_optional_parameters():
-    fn = normalize_function({"name": "h", "description": "H.",
+    fn = repair_function({"name": "h", "description": "H.",
                              "required_parameters": [{"name": "q", "type": "STRING", "description": "Q"}],
                              "optional_parameters": [{"name": "limit", "type": "NUMBER", "description": "L"}]})
     assert fn["parameters"]["required"] == ["q"]
@@ -97,4 +97,4 @@ def test_parse_type(text, frag, optional):
 ])
 def test_refused(tool, reason):
     with pytest.raises(SchemaError, match=reason):
-        normalize_function(tool)
+        repair_function(tool)

@@ -15,7 +15,7 @@ _EXPORTS = {
     "MinHasher": "tooldojo.similarity.minhash",
     "LSHIndex": "tooldojo.similarity.minhash",
     "dedup_batch": "tooldojo.similarity.minhash",
-    "load_inputs": "tooldojo.dedup.validate",
+    "load_inputs": "tooldojo.dedup.inputs",
     "tool_text": "tooldojo.similarity.text",
 }
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from tooldojo.dedup.config import DedupConfig
 from tooldojo.dedup.filters import FilterOps, Match, Pair, components, greedy_keep
-from tooldojo.dedup.validate import Inputs, load_inputs
+from tooldojo.dedup.inputs import Inputs, load_inputs
 from tooldojo.records import QueryRecord, ToolRecord
 from tooldojo.runs import (
     Manifest,

@@ -24,7 +24,7 @@ _EXPORTS = {
     "push_to_hub": "exporting", "EXPORT_FORMATS": "exporting",
     "ImportResult": "model", "ImportedTool": "model", "ImportedQuery": "model", "ImportedCall": "model",
     "ImportFailure": "model", "Conversation": "model",
-    "normalize_function": "schemas", "SchemaError": "schemas",
+    "repair_function": "schemas", "SchemaError": "schemas",
     "to_examples": "evalset", "write_eval_dataset": "evalset",
     "load_seed_tools": "seed", "seed_tools_from": "seed", "load_seed_set": "seed", "seed_set_from": "seed",
     "SeedSet": "seed",

@@ -29,7 +29,7 @@ from tooldojo.formats.model import (
     canonical,
     tool_key,
 )
-from tooldojo.formats.schemas import SchemaError, normalize_function
+from tooldojo.formats.schemas import SchemaError, repair_function
 from tooldojo.formats.sources import SourceRow, is_local, read_rows
 from tooldojo.records import GENERATE_RESPONSE, stable_id
 from tooldojo.runs import Manifest, StageRun, file_fingerprint, read_manifest, write_jsonl
@@ -85,7 +85,7 @@ class _Builder:
         key = canonical(raw) if isinstance(raw, dict) else repr(raw)
         if key not in self._normalized:
             try:
-                self._normalized[key] = normalize_function(raw)
+                self._normalized[key] = repair_function(raw)
             except SchemaError as err:
                 self._normalized[key] = f"bad tool schema: {err}"
         hit = self._normalized[key]

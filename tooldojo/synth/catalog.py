@@ -34,10 +34,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tooldojo.errors import DataError
+from tooldojo.toolschema import IDENTIFIER
 
 STYLES = ("imperative", "question", "contextual", "casual")
 _REF = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(?:\.([a-zA-Z_][a-zA-Z0-9_]*))?\}")
-_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{1,63}$")
 
 
 class QueryPattern(BaseModel):
@@ -62,7 +62,7 @@ class Family(BaseModel):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not _NAME.match(v):
+        if not IDENTIFIER.match(v):
             raise ValueError("family id must be snake_case")
         return v
 
@@ -137,8 +137,8 @@ def validate_family(family: Family) -> list[str]:
                 problems.append(f"{family.id}.{role}: missing '{key}'")
         if set(fn) - {"name", "description", "parameters"}:
             problems.append(f"{family.id}.{role}: unexpected keys {sorted(set(fn) - {'name', 'description', 'parameters'})}")
-        if not _NAME.match(fn.get("name", "")):
-            problems.append(f"{family.id}.{role}: name must match {_NAME.pattern}")
+        if not IDENTIFIER.match(fn.get("name", "")):
+            problems.append(f"{family.id}.{role}: name must match {IDENTIFIER.pattern}")
         params = fn.get("parameters", {})
         if params.get("type") != "object" or not isinstance(params.get("properties"), dict):
             problems.append(f"{family.id}.{role}: parameters must be a JSON Schema object with properties")

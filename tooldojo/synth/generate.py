@@ -26,7 +26,7 @@ from tooldojo.synth.answers import templated_answer
 from tooldojo.synth.catalog import DomainFile, Family, fill, sample_slots
 from tooldojo.synth.config import SynthConfig
 from tooldojo.synth.request import TeacherRequest
-from tooldojo.synth.schemas import call_errors, function_problems, normalize_function
+from tooldojo.synth.schemas import call_errors, function_problems
 from tooldojo.synth.steps import STEPS
 from tooldojo.synth.steps import arguments as arguments_step
 from tooldojo.synth.steps import queries as queries_step
@@ -39,6 +39,7 @@ from tooldojo.synth.steps.queries import QueryDraft
 from tooldojo.synth.teacher import Teacher, TeacherReply
 from tooldojo.synth.templates import TemplateSet
 from tooldojo.synth.weakening import coverage_problems
+from tooldojo.toolschema import normalize_function
 
 STYLE_GUIDE = {
     "imperative": "an instruction, e.g. 'Find ...', 'Book ...'",

@@ -2,20 +2,17 @@
 
 :func:`schema_errors` checks a reply against its step's response schema (each step declares its own in
 ``tooldojo/synth/steps/<step>.py``; :data:`FUNCTION_SCHEMA` is the part they share). Generated tools are
-checked against the JSON Schema meta-schema, the naming rule and ``required ⊆ properties``; gold calls against their tool's parameter schema (types, required
-arguments, enums, ranges; no unknown arguments).
+checked by :mod:`tooldojo.toolschema` at ``Level.GENERATED`` (:func:`function_problems`); gold calls against
+their tool's parameter schema (types, required arguments, enums, ranges; no unknown arguments).
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
 
-from tooldojo.records import GENERATE_RESPONSE, stable_id
-
-NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{1,63}$")
-_PARAM_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.\-]{0,63}$")
+from tooldojo.records import stable_id
+from tooldojo.toolschema import Level, tool_problems
 
 _STR = {"type": "string"}
 FUNCTION_SCHEMA: dict[str, Any] = {
@@ -67,49 +64,10 @@ def schema_errors(schema: dict[str, Any], instance: Any, limit: int = 5) -> list
     return out
 
 
-def normalize_function(fn: dict[str, Any]) -> dict[str, Any]:
-    """Keep only ``name``/``description``/``parameters``; strip the name; default ``required`` to ``[]``."""
-    out = {"name": str(fn.get("name", "")).strip(), "description": str(fn.get("description", "")).strip(),
-           "parameters": fn.get("parameters")}
-    params = out["parameters"]
-    if isinstance(params, dict) and "required" not in params:
-        out["parameters"] = {**params, "required": []}
-    return out
-
-
 def function_problems(fn: dict[str, Any]) -> list[str]:
-    """Every problem with one OpenAI function schema (empty list = valid)."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    problems = []
-    name = fn.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.append(f"name {name!r} must match {NAME_RE.pattern}")
-    elif name == GENERATE_RESPONSE:
-        problems.append(f"name {GENERATE_RESPONSE!r} is reserved")
-    if not isinstance(fn.get("description"), str) or len(fn["description"].strip()) < 8:
-        problems.append("description must be a sentence")
-    params = fn.get("parameters")
-    if not isinstance(params, dict) or params.get("type") != "object" or not isinstance(params.get("properties"), dict):
-        problems.append("parameters must be a JSON Schema object with 'properties'")
-        return problems
-    try:
-        Draft202012Validator.check_schema(params)
-    except SchemaError as err:
-        problems.append(f"parameters are not a valid JSON Schema: {err.message}")
-        return problems
-    for pname, pschema in params["properties"].items():
-        if not _PARAM_RE.match(pname):
-            problems.append(f"parameter name {pname!r} is not an identifier")
-        if not isinstance(pschema, dict) or not str(pschema.get("description", "")).strip():
-            problems.append(f"parameter {pname!r} needs a description")
-        elif not any(k in pschema for k in ("type", "enum", "anyOf", "oneOf", "const")):
-            problems.append(f"parameter {pname!r} needs a type")
-    required = params.get("required", [])
-    if not isinstance(required, list) or not set(required) <= set(params["properties"]):
-        problems.append("'required' must list only names from 'properties'")
-    return problems
+    """Every problem with a tool the teacher wrote (empty list = valid): :func:`tooldojo.toolschema.tool_problems`
+    at ``Level.GENERATED``, as the messages a re-ask shows."""
+    return [p.message for p in tool_problems(fn, Level.GENERATED)]
 
 
 @lru_cache(maxsize=4096)

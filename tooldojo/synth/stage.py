@@ -26,11 +26,12 @@ from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.catalog import catalog_dir, catalog_stats, load_catalog
 from tooldojo.synth.config import OFFLINE, SynthConfig
 from tooldojo.synth.generate import Synthesizer, SynthResult
-from tooldojo.synth.schemas import function_problems, normalize_function
+from tooldojo.synth.schemas import function_problems
 from tooldojo.synth.seeds import read_seed_set
 from tooldojo.synth.teacher import Teacher, check_reachable, resolve_api_key
 from tooldojo.synth.teachers import make_teacher
 from tooldojo.synth.templates import TemplateSet
+from tooldojo.toolschema import normalize_function
 
 STAGE = "synth"
 OFFLINE_TEMPLATES_NOTE = ("the offline teacher answers from the seed catalog whatever the prompts say: the template "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tooldojo.synth.schemas import FUNCTION_SCHEMA, function_problems, normalize_function
+from tooldojo.synth.schemas import FUNCTION_SCHEMA, function_problems
 from tooldojo.synth.steps.base import OfflineContext, Rejected, Step, Unanswerable
+from tooldojo.toolschema import normalize_function
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -6,10 +6,11 @@ import random
 import re
 from typing import Any
 
-from tooldojo.synth.schemas import FUNCTION_SCHEMA, function_problems, normalize_function
+from tooldojo.synth.schemas import FUNCTION_SCHEMA, function_problems
 from tooldojo.synth.steps.base import OfflineContext, Rejected, Step, Unanswerable
 from tooldojo.synth.weakening import NotWeakenable
 from tooldojo.synth.weakening import weaken_by_rule as _weaken_by_rule
+from tooldojo.toolschema import normalize_function
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -7,7 +7,6 @@ the stage; with ``"drop"`` the row is left out and recorded, so nothing disappea
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from tooldojo.errors import DataError
-from tooldojo.records import QueryRecord, ToolRecord
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+from tooldojo.records import QueryRecord, ToolRecord, first_error, jsonl_lines
+from tooldojo.toolschema import Level, tool_problems
 
 
 @dataclass
@@ -49,24 +47,20 @@ def _rows(path: Path, model: type[BaseModel], table: str, mode: str, inputs: Inp
         raise DataError("file not found", field=str(path),
                         fix="run `tooldojo synth` for this run folder first, or pass --input tools.jsonl,queries.jsonl")
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise ValueError("a row must be a JSON object")
-            except ValueError as err:
-                _problem(inputs, mode, Invalid(table, lineno, "<row>", f"not valid JSON: {err}"), path)
-                continue
-            try:
-                out.append((lineno, model.model_validate(data)))
-            except ValidationError as err:
-                first = err.errors()[0]
-                loc = ".".join(str(p) for p in first["loc"]) or "<row>"
-                rid = data.get("tool_id") or data.get("query_id")
-                _problem(inputs, mode, Invalid(table, lineno, loc, first["msg"], rid), path)
+    for lineno, line in jsonl_lines(path):
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("a row must be a JSON object")
+        except ValueError as err:
+            _problem(inputs, mode, Invalid(table, lineno, "<row>", f"not valid JSON: {err}"), path)
+            continue
+        try:
+            out.append((lineno, model.model_validate(data)))
+        except ValidationError as err:
+            loc, msg = first_error(err)
+            rid = data.get("tool_id") or data.get("query_id")
+            _problem(inputs, mode, Invalid(table, lineno, loc, msg, rid), path)
     return out
 
 
@@ -76,31 +70,6 @@ def _problem(inputs: Inputs, mode: str, bad: Invalid, path: Path) -> None:
         raise DataError(bad.error, field=f"{where} field {bad.field}",
                         fix="fix or remove the row, or set dedup.on_invalid=drop to drop and count such rows")
     inputs.invalid.append(bad)
-
-
-def schema_problem(function: dict[str, Any]) -> tuple[str, str] | None:
-    """``(field, message)`` for the first problem of an OpenAI function schema, or ``None``."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    name = function.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        return "function.name", "missing, or not a valid tool name (letters, digits, _ . -; at most 64)"
-    if not isinstance(function.get("description"), str) or not function["description"].strip():
-        return "function.description", "missing or empty"
-    params = function.get("parameters")
-    if not isinstance(params, dict):
-        return "function.parameters", "missing or not an object"
-    if params.get("type") != "object":
-        return "function.parameters.type", "must be \"object\""
-    if "properties" in params and not isinstance(params["properties"], dict):
-        return "function.parameters.properties", "must be an object"
-    try:
-        Draft202012Validator.check_schema(params)
-    except SchemaError as err:
-        loc = ".".join(str(p) for p in err.absolute_path)
-        return "function.parameters" + (f".{loc}" if loc else ""), f"invalid JSON Schema: {err.message}"
-    return None
 
 
 def load_inputs(synth_dir: Path | None, on_invalid: Literal["error", "drop"] = "error", *,
@@ -115,7 +84,8 @@ def load_inputs(synth_dir: Path | None, on_invalid: Literal["error", "drop"] = "
     seen_ids: set[str] = set()
     roles: dict[tuple[str, str], str] = {}
     for lineno, tool in tool_rows:
-        problem = schema_problem(tool.function)
+        found = tool_problems(tool.function, Level.RECORD)
+        problem = (f"function.{found[0].field}", found[0].message) if found else None
         if problem is None and tool.tool_id in seen_ids:
             problem = ("tool_id", f"duplicate tool_id {tool.tool_id!r}")
         if problem is None and (tool.family_id, tool.role) in roles:
