@@ -129,9 +129,9 @@ def test_offline_synth_from_every_importable_fixture(fixture, data_dir, tmp_path
 
 def test_synth_cli_with_seed_tools_cap_and_domains(data_dir, tmp_path):
     import typer
-    from tooldojo.cli.synth import register
     from typer.testing import CliRunner
 
+    from tooldojo.cli.synth import register
     from tooldojo.runs import read_manifest
 
     app = typer.Typer()

@@ -80,6 +80,7 @@ def test_template_override_changes_provenance_and_only_its_prompts(tmp_path):
 
 def test_cli_writes_the_shipped_templates(tmp_path):
     import typer
+
     from tooldojo.cli.synth import register
 
     app = typer.Typer()
