@@ -12,7 +12,7 @@ from tests.cli_helpers import stage_cli
 @pytest.fixture
 def cli():
     """A Typer app with only the eval commands, and a runner that invokes it."""
-    from tooldojo.eval.cli import register
+    from tooldojo.cli.eval import register
 
     return stage_cli(register)
 
