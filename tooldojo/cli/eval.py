@@ -10,6 +10,7 @@ import typer
 
 from tooldojo.cli.options import (
     ConfigOpt,
+    ForceOpt,
     RunDirOpt,
     SeedOpt,
     SetOpt,
@@ -27,7 +28,6 @@ TokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="Generat
 BackendOpt = Annotated[str | None, typer.Option("--backend", help="auto, hf, vllm or openai.")]
 FormatOpt = Annotated[str | None, typer.Option("--call-format", help="json or python (default: the dataset's prompts; BFCL: json).")]
 HtmlOpt = Annotated[bool | None, typer.Option("--html/--no-html", help="Also write report.html.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")]
 
 
 def _csv(value: str | None) -> list[str] | None:
