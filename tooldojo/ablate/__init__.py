@@ -4,14 +4,10 @@ one split and evaluated on the same sets, with 95% Wilson intervals and BFCL (``
 from __future__ import annotations
 
 from tooldojo.ablate.config import VARIANTS, AblateConfig, CostModel
+from tooldojo.lazy import lazy_exports
 
-
-def __getattr__(name: str):  # the runner imports tooldojo.config, which imports this package's config
-    if name in ("run_ablate", "write_results"):
-        from tooldojo.ablate import results, runner
-
-        return getattr(runner, name, None) or getattr(results, name)
-    raise AttributeError(name)
+# the runner imports tooldojo.config, which imports this package's config
+__getattr__ = lazy_exports(__name__, {"run_ablate": ".runner", "write_results": ".results"})
 
 
 __all__ = ["VARIANTS", "AblateConfig", "CostModel", "run_ablate", "write_results"]

@@ -10,6 +10,7 @@ import typer
 from tooldojo.cli.options import (
     ConfigOpt,
     ExecutorOpt,
+    ForceOpt,
     RayAddressOpt,
     RayWorkersOpt,
     RunDirOpt,
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         input_: Annotated[str | None, typer.Option(
             "--input", help="Your own records instead of run_dir/synth: TOOLS.jsonl,QUERIES.jsonl "
                             "(ToolRecord and QueryRecord rows; validated like synth output).")] = None,
-        force: Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")] = False,
+        force: ForceOpt = False,
     ) -> None:
         """Remove near-duplicate (MinHash-LSH) and semantic (embedding) duplicates from the synthesized data,
         and link close tool families into clusters for the split.

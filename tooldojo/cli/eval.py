@@ -10,6 +10,7 @@ import typer
 
 from tooldojo.cli.options import (
     ConfigOpt,
+    ForceOpt,
     RunDirOpt,
     SeedOpt,
     SetOpt,
@@ -27,21 +28,28 @@ TokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="Generat
 BackendOpt = Annotated[str | None, typer.Option("--backend", help="auto, hf, vllm or openai.")]
 FormatOpt = Annotated[str | None, typer.Option("--call-format", help="json or python (default: the dataset's prompts; BFCL: json).")]
 HtmlOpt = Annotated[bool | None, typer.Option("--html/--no-html", help="Also write report.html.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")]
 
 
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _eval_extra(model, base_url, limit, batch_size, max_new_tokens, backend, call_format, html, **more) -> dict:
-    return {"eval": drop_none({"model": model, "base_url": base_url, "limit": limit, "batch_size": batch_size,
-                               "max_new_tokens": max_new_tokens, "backend": backend, "call_format": call_format,
-                               "html": html, **more})}
+def _eval_config(config, overrides, run_dir, seed, model, base_url, limit, batch_size, max_new_tokens, backend,
+                 call_format, html, **more):
+    """The pipeline config with the eval flags given on the command line (``more``: the command's own) over it."""
+    extra = {"eval": drop_none({"model": model, "base_url": base_url, "limit": limit, "batch_size": batch_size,
+                                "max_new_tokens": max_new_tokens, "backend": backend, "call_format": call_format,
+                                "html": html, **more})}
+    return load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
 
 
-def _seed(cfg) -> int:
-    return cfg.seed if cfg.eval.seed is None else cfg.eval.seed
+def _run_and_echo(run, cfg, *, force: bool, name: str | None, stats: tuple[str, ...], under: str = "") -> None:
+    """Run ``run`` (:func:`run_eval` or :func:`run_bfcl`) with the eval seed, then print one JSON line: the
+    path of its ``RUN/eval/NAME/[under/]report.md`` and the manifest's ``stats`` named."""
+    manifest = run(cfg.eval, cfg.run_dir, seed=cfg.seed if cfg.eval.seed is None else cfg.eval.seed, force=force,
+                   name=name)
+    report = Path(cfg.run_dir, "eval", manifest.stats["name"], under, "report.md")
+    typer.echo(json.dumps({"report": str(report), **{k: manifest.stats.get(k) for k in stats}}))
 
 
 def register(app: typer.Typer) -> None:
@@ -89,14 +97,11 @@ def register(app: typer.Typer) -> None:
             return
         from tooldojo.eval.runner import run_eval
 
-        extra = _eval_extra(model, base_url, limit, batch_size, max_new_tokens, backend, call_format, html,
-                            scenarios=_csv(scenarios), tasks=_csv(tasks))
-        cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
-        manifest = run_eval(cfg.eval, cfg.run_dir, seed=_seed(cfg), force=force, name=name)
-        report = Path(cfg.run_dir) / "eval" / manifest.stats["name"] / "report.md"
-        typer.echo(json.dumps({"report": str(report), **{
-            k: manifest.stats.get(k) for k in ("tool_accuracy", "strong_preference", "zero_to_one", "answer_rate",
-                                               "malformed_rate", "rank_exact", "examples_per_second")}}))
+        cfg = _eval_config(config, overrides, run_dir, seed, model, base_url, limit, batch_size, max_new_tokens,
+                           backend, call_format, html, scenarios=_csv(scenarios), tasks=_csv(tasks))
+        _run_and_echo(run_eval, cfg, force=force, name=name, stats=(
+            "tool_accuracy", "strong_preference", "zero_to_one", "answer_rate", "malformed_rate", "rank_exact",
+            "examples_per_second"))
 
     @eval_app.command("compare")
     @handle_errors
@@ -151,9 +156,8 @@ def register(app: typer.Typer) -> None:
         ```
         """
         bfcl = drop_none({"categories": _csv(categories), "limit": limit})
-        extra = _eval_extra(model, base_url, None, batch_size, max_new_tokens, backend, call_format, html,
-                            **({"bfcl": bfcl} if bfcl else {}))
-        cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
+        cfg = _eval_config(config, overrides, run_dir, seed, model, base_url, None, batch_size, max_new_tokens,
+                           backend, call_format, html, **({"bfcl": bfcl} if bfcl else {}))
         if setup:
             from tooldojo.eval.bfcl import setup_bfcl
 
@@ -161,8 +165,5 @@ def register(app: typer.Typer) -> None:
             return
         from tooldojo.eval.bfcl import run_bfcl
 
-        manifest = run_bfcl(cfg.eval, cfg.run_dir, seed=_seed(cfg), force=force, name=name)
-        report = Path(cfg.run_dir) / "eval" / manifest.stats["name"] / "bfcl" / "report.md"
-        typer.echo(json.dumps({"report": str(report), "categories": manifest.stats.get("categories"),
-                               "mean_accuracy": manifest.stats.get("mean_accuracy")}))
+        _run_and_echo(run_bfcl, cfg, force=force, name=name, stats=("categories", "mean_accuracy"), under="bfcl")
 

@@ -25,6 +25,7 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Global seed (defaul
 ExecutorOpt = Annotated[str | None, typer.Option("--executor", help="`local` (default) or `ray` (needs `tooldojo[ray]`; see docs/scaling.md).")]
 RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to use (`ray://head:10001`, `auto`); default: start Ray on this machine.")]
 RayWorkersOpt = Annotated[int | None, typer.Option("--ray-workers", help="Ray shards/partitions/actors (default: the cluster's CPUs).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")]
 
 
 def handle_errors(fn: F) -> F:

@@ -11,6 +11,7 @@ import typer
 
 from tooldojo.cli.options import (
     ConfigOpt,
+    ForceOpt,
     RunDirOpt,
     SeedOpt,
     SetOpt,
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
         unseen_family_ratio: Annotated[float | None, typer.Option(help="Share of families held out as unseen tools.")] = None,
         unseen_query_ratio: Annotated[float | None, typer.Option(help="Share of seen families' queries held out.")] = None,
         no_audit_semantic: Annotated[bool, typer.Option("--no-audit-semantic", help="Audit with MinHash only.")] = False,
-        force: Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")] = False,
+        force: ForceOpt = False,
     ) -> None:
         """Split the deduplicated data by tool-family cluster into seen/unseen, build the training configs
         (`rank`, `select`) and one evaluation split per scenario (`eval`), audit them for leakage and write the

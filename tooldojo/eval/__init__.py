@@ -15,14 +15,10 @@ from tooldojo.eval.compare import compare_runs
 from tooldojo.eval.config import BFCLConfig, EvalConfig
 from tooldojo.eval.generation import FunctionGenerator, GenRequest, GenResult
 from tooldojo.eval.runner import run_eval
+from tooldojo.lazy import lazy_exports
 
-
-def __getattr__(name: str):  # the BFCL module is loaded on first use
-    if name in ("run_bfcl", "setup_bfcl"):
-        from tooldojo.eval import bfcl
-
-        return getattr(bfcl, name)
-    raise AttributeError(name)
+# the BFCL module is loaded on first use
+__getattr__ = lazy_exports(__name__, {"run_bfcl": ".bfcl", "setup_bfcl": ".bfcl"})
 
 
 __all__ = ["BFCLConfig", "EvalConfig", "FunctionGenerator", "GenRequest", "GenResult", "compare_runs",

@@ -41,6 +41,20 @@ def _frame(records: list[dict[str, Any]], task: str) -> Any:
     return pl.DataFrame(rows, schema=schema)
 
 
+def _means(*columns: str) -> list[Any]:
+    """Each column's mean, named after the column."""
+    import polars as pl
+
+    return [pl.col(c).mean().alias(c) for c in columns]
+
+
+def _format_rates() -> list[Any]:
+    """The output-format shares both tasks report: ``malformed_rate`` and ``well_formed_rate``."""
+    import polars as pl
+
+    return [pl.col("malformed").mean().alias("malformed_rate"), pl.col("well_formed").mean().alias("well_formed_rate")]
+
+
 def _select_aggs() -> list[Any]:
     import polars as pl
 
@@ -53,31 +67,20 @@ def _select_aggs() -> list[Any]:
         pl.col("chose_strong").filter(both).mean().alias("strong_preference"),
         (strong / (strong + weak)).alias("strong_share"),
         both.cast(pl.Int64).sum().alias("n_offers_both"),
-        pl.col("arg_key_precision").mean().alias("arg_key_precision"),
-        pl.col("arg_key_recall").mean().alias("arg_key_recall"),
-        pl.col("arg_value_accuracy").mean().alias("arg_value_accuracy"),
-        pl.col("arg_exact").mean().alias("arg_exact"),
+        *_means("arg_key_precision", "arg_key_recall", "arg_value_accuracy", "arg_exact"),
         pl.col("arg_exact").count().alias("n_args"),
-        pl.col("call_exact").mean().alias("call_exact"),
+        *_means("call_exact"),
         pl.col("answered").mean().alias("answer_rate"),
         pl.col("answered").count().alias("n_answers"),
-        pl.col("malformed").mean().alias("malformed_rate"),
-        pl.col("well_formed").mean().alias("well_formed_rate"),
+        *_format_rates(),
     ]
 
 
 def _rank_aggs() -> list[Any]:
     import polars as pl
 
-    return [
-        pl.len().alias("n"),
-        pl.col("exact").mean().alias("exact"),
-        pl.col("top1").mean().alias("top1"),
-        pl.col("pairwise").mean().alias("pairwise"),
-        pl.col("pairwise").count().alias("n_pairwise"),
-        pl.col("malformed").mean().alias("malformed_rate"),
-        pl.col("well_formed").mean().alias("well_formed_rate"),
-    ]
+    return [pl.len().alias("n"), *_means("exact", "top1", "pairwise"), pl.col("pairwise").count().alias("n_pairwise"),
+            *_format_rates()]
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:

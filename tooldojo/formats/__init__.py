@@ -14,29 +14,22 @@ Names are loaded on first use, so importing this package (and ``tooldojo --help`
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from tooldojo.lazy import lazy_exports
 
 _EXPORTS = {
-    "ImportConfig": "importing", "import_source": "importing", "run_import": "importing",
-    "read_import": "importing", "write_import": "importing", "detect_format": "importing", "FORMATS": "importing",
-    "ExportConfig": "exporting", "run_export": "exporting", "plan_export": "exporting",
-    "push_to_hub": "exporting", "EXPORT_FORMATS": "exporting",
-    "ImportResult": "model", "ImportedTool": "model", "ImportedQuery": "model", "ImportedCall": "model",
-    "ImportFailure": "model", "Conversation": "model",
-    "repair_function": "schemas", "SchemaError": "schemas",
-    "to_examples": "evalset", "write_eval_dataset": "evalset",
-    "load_seed_tools": "seed", "seed_tools_from": "seed", "load_seed_set": "seed", "seed_set_from": "seed",
-    "SeedSet": "seed",
-    "find_bfcl_data": ("bfcl", "find_data"),
+    "ImportConfig": ".importing", "import_source": ".importing", "run_import": ".importing",
+    "read_import": ".importing", "write_import": ".importing", "detect_format": ".importing", "FORMATS": ".importing",
+    "ExportConfig": ".exporting", "run_export": ".exporting", "plan_export": ".exporting",
+    "push_to_hub": ".exporting", "EXPORT_FORMATS": ".exporting",
+    "ImportResult": ".model", "ImportedTool": ".model", "ImportedQuery": ".model", "ImportedCall": ".model",
+    "ImportFailure": ".model", "Conversation": ".model",
+    "repair_function": ".schemas", "SchemaError": ".schemas",
+    "to_examples": ".evalset", "write_eval_dataset": ".evalset",
+    "load_seed_tools": ".seed", "seed_tools_from": ".seed", "load_seed_set": ".seed", "seed_set_from": ".seed",
+    "SeedSet": ".seed",
+    "find_bfcl_data": (".bfcl", "find_data"),
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'tooldojo.formats' has no attribute {name!r}")
-    module, attr = target if isinstance(target, tuple) else (target, name)
-    return getattr(import_module(f"tooldojo.formats.{module}"), attr)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

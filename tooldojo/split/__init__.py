@@ -7,7 +7,7 @@ Library entry points (imported lazily so ``tooldojo --help`` stays fast): :func:
 
 from __future__ import annotations
 
-from typing import Any
+from tooldojo.lazy import lazy_exports
 
 _EXPORTS = {
     "run_split": "tooldojo.split.stage",
@@ -21,10 +21,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'tooldojo.split' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -24,6 +24,7 @@ say whether a strong call relies on it and what the best weak call for it is.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -139,14 +140,19 @@ def _props(fn: dict[str, Any]) -> dict[str, Any]:
     return (fn.get("parameters") or {}).get("properties") or {}
 
 
+def _params_against(fn: dict[str, Any], other: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """Each parameter of ``fn`` with an object schema (in order): its name, its schema and ``other``'s schema
+    of the same name (``None`` where ``other`` has none)."""
+    theirs = _props(other)
+    for p, schema in _props(fn).items():
+        if isinstance(schema, dict):
+            yield p, schema, theirs.get(p)
+
+
 def capability_diff(weak: dict[str, Any], strong: dict[str, Any]) -> list[Gap]:
     """What ``weak`` lacks compared with ``strong``, parameter by parameter (strong order)."""
-    wp, sp = _props(weak), _props(strong)
     out = []
-    for p, s in sp.items():
-        w = wp.get(p)
-        if not isinstance(s, dict):
-            continue
+    for p, s, w in _params_against(strong, weak):
         if w is None:
             out.append(Gap("missing", p))
         elif s.get("type") == "array" and isinstance(w, dict) and w.get("type") != "array":
@@ -206,12 +212,8 @@ def _accepts(schema: dict[str, Any]) -> set[str]:
 def coverage_problems(weak: dict[str, Any], strong: dict[str, Any]) -> list[str]:
     """Where ``strong``'s parameters do not cover ``weak``'s: a weak parameter missing from the strong tool,
     a type it does not accept (an array of the weak type counts), enum values it lacks. Empty = it covers."""
-    wp, sp = _props(weak), _props(strong)
     out = []
-    for p, w in wp.items():
-        s = sp.get(p)
-        if not isinstance(w, dict):
-            continue
+    for p, w, s in _params_against(weak, strong):
         if not isinstance(s, dict):
             out.append(f"the weak tool's parameter '{p}' is missing")
             continue
