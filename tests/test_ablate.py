@@ -165,6 +165,7 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
         text = (out / "results.md").read_text()
         assert "95% Wilson interval" in text and "Not run: switched off" in text and "Toy-scale" in text
         assert "tooldojo ablate --preset results-tiny" in text
+        assert "examples/s |" in text and "stage1 " in text and " s/step" in text  # what each stage's time bought
     for v, entry in saved["variants"].items():
         sets = set(read_manifest(run / "eval" / v).stats["tool_accuracy_by_scenario"])
         assert sets <= set(entry["scenarios"]) and "all" in entry["scenarios"]

@@ -75,20 +75,41 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def stage_seconds(run_dir: Path, cfg: PipelineConfig) -> dict[str, float]:
-    """Seconds each finished stage took (from the manifests; resumed work counts the attempt that finished)."""
-    from tooldojo.runs import read_manifest
-
+def _stage_folders(run_dir: Path, cfg: PipelineConfig) -> dict[str, Path]:
     folders = {s: run_dir / s for s in ("synth", "dedup", "split")}
     folders |= {f"train {n}": run_dir / "variants" / n / "train" for n in training_runs(cfg)}
     folders |= {f"eval {v}": run_dir / "eval" / v for v in cfg.ablate.variants}
     folders |= {f"bfcl {v}": run_dir / "eval" / v / "bfcl" for v in cfg.ablate.bfcl_variants}
     folders["bfcl audit"] = run_dir / "eval" / "bfcl-audit"
+    return folders
+
+
+def stage_seconds(run_dir: Path, cfg: PipelineConfig) -> dict[str, float]:
+    """Seconds each finished stage took (from the manifests; resumed work counts the attempt that finished)."""
+    from tooldojo.runs import read_manifest
+
     out = {}
-    for name, folder in folders.items():
+    for name, folder in _stage_folders(run_dir, cfg).items():
         m = read_manifest(folder)
         if m is not None and m.status == "complete" and m.seconds is not None:
             out[name] = round(m.seconds, 1)
+    return out
+
+
+def stage_speed(run_dir: Path, cfg: PipelineConfig) -> dict[str, str]:
+    """What each finished stage's time bought: examples/s of an evaluation, s/step of each training phase."""
+    from tooldojo.runs import read_manifest
+
+    out = {}
+    for name, folder in _stage_folders(run_dir, cfg).items():
+        m = read_manifest(folder)
+        if m is None or m.status != "complete":
+            continue
+        if (eps := m.stats.get("examples_per_second")) is not None:
+            out[name] = f"{eps:.2f} examples/s"
+        elif phases := m.stats.get("phases"):
+            out[name] = ", ".join(f"{p} {r['seconds_per_step']:.1f} s/step" for p, r in phases.items()
+                                  if r.get("seconds_per_step") and not r.get("skipped"))
     return out
 
 
@@ -250,7 +271,8 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
                          {True: "yes", False: "no"}.get(g.get("intervals_apart"), "–")]
                         for g in record["goals"]]), "",
               "## Where the time went", "",
-              md_table(["stage", "seconds"], [[k, f"{v:.0f}"] for k, v in prov["stage_seconds"].items()]), "",
+              md_table(["stage", "seconds", "speed"], [[k, f"{v:.0f}", prov.get("stage_speed", {}).get(k, "")]
+                                                      for k, v in prov["stage_seconds"].items()]), "",
               "## What these numbers mean, and what they do not", "",
               "- They measure one base model, one seed and one synthetic dataset (the offline seed-catalog teacher). "
               "Two variants differ clearly only where their intervals are apart; overlapping intervals mean the "
@@ -274,7 +296,8 @@ def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Pa
     record["provenance"] = {"git": git_commit(), "machine": machine(),
                             "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
                             "wall_seconds": round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
-                            "stage_seconds": stage_seconds(cfg.run_dir, cfg)}
+                            "stage_seconds": stage_seconds(cfg.run_dir, cfg),
+                            "stage_speed": stage_speed(cfg.run_dir, cfg)}
     variants = record["variants"]
     scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
     for out in [cfg.run_dir / "results", *([docs] if docs else [])]:
