@@ -134,6 +134,10 @@ def test_cli_estimate_and_errors(split_run, tiny_model_path):
     res = runner.invoke(app, ["train", "-r", str(split_run), "-m", "tiny", "--estimate", "--no-rank",
                               "--rl-init", "base"])
     assert res.exit_code == 0 and "| stage1 |" not in res.output and "| stage2 |" in res.output
+    old = runner.invoke(app, ["train", "-r", str(split_run), "-m", "tiny", "--estimate", "--no-stage1",
+                              "--rl-init", "base"])
+    assert old.exit_code == 0 and "--no-stage1 is deprecated: use --no-rank" in old.output
+    assert "| stage1 |" not in old.output and "| stage2 |" in old.output
     res = runner.invoke(app, ["train", "-r", str(split_run), "--phases", "stage3"])
     assert res.exit_code == 2 and "--phases" in res.output
     res = runner.invoke(app, ["train", "-r", str(split_run / "nowhere"), "-m", "tiny"])
