@@ -56,10 +56,10 @@ def test_variants_share_step_budgets():
     t = cfg.train
     assert set(runs) == {"select_only", "two_stage", "rl_from_base"}
     b, c, e = runs["select_only"], runs["two_stage"], runs["rl_from_base"]
-    assert not b.stage1.enabled and not b.rl.enabled
-    assert b.stage2.max_steps == t.stage1.max_steps + t.stage2.max_steps  # (b) as many SFT steps as (c)
-    assert c.stage1.enabled and c.stage2.enabled and c.rl.enabled and c.rl.init == "sft"
-    assert not e.stage1.enabled and not e.stage2.enabled and e.rl.init == "base"
+    assert not b.rank.enabled and not b.rl.enabled
+    assert b.select.max_steps == t.rank.max_steps + t.select.max_steps  # (b) as many SFT steps as (c)
+    assert c.rank.enabled and c.select.enabled and c.rl.enabled and c.rl.init == "sft"
+    assert not e.rank.enabled and not e.select.enabled and e.rl.init == "base"
     assert e.rl.max_steps == c.rl.max_steps  # (e) as many GRPO steps as (d)
     # (c) and (d) come from one training run: (c) is its merged stage 2, (d) its final model
     assert variant_model(cfg, "two_stage").endswith("two_stage/stage2-merged")
@@ -72,7 +72,7 @@ def test_variants_share_step_budgets():
 
 @pytest.mark.parametrize("overrides, field", [
     (["ablate.bfcl_variants=[rl_from_base]", "ablate.variants=[base, two_stage]"], "ablate.bfcl_variants"),
-    (["train.stage1.max_steps=-1"], "train.stage1.max_steps"),
+    (["train.rank.max_steps=-1"], "train.rank.max_steps"),
     (["eval.limit=50"], "eval.limit"),
     (["ablate.budget_hours=1"], "ablate.budget_hours"),
     (["ablate.bfcl=on", "eval.bfcl.venv=/nonexistent/bfcl-venv"], "eval.bfcl.venv"),

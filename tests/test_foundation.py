@@ -32,11 +32,11 @@ def test_presets_load_and_precedence_is_preset_file_override(tmp_path):
     quick = load_config(preset="quick")
     assert quick.preset == "quick" and quick.train.model == "tiny"
     cfg_file = tmp_path / "my.yaml"
-    cfg_file.write_text("train:\n  stage2:\n    max_steps: 7\n    batch_size: 3\nseed: 5\n")
-    cfg = load_config(cfg_file, ["train.stage2.max_steps=9", "synth.teacher.model=gpt-4o-mini"], preset="quick")
+    cfg_file.write_text("train:\n  select:\n    max_steps: 7\n    batch_size: 3\nseed: 5\n")
+    cfg = load_config(cfg_file, ["train.select.max_steps=9", "synth.teacher.model=gpt-4o-mini"], preset="quick")
     assert cfg.train.model == "tiny"                      # from the preset
-    assert cfg.train.stage2.batch_size == 3 and cfg.seed == 5   # from the file
-    assert cfg.train.stage2.max_steps == 9                # the override wins
+    assert cfg.train.select.batch_size == 3 and cfg.seed == 5   # from the file
+    assert cfg.train.select.max_steps == 9                # the override wins
     assert cfg.synth.teacher.model == "gpt-4o-mini"
     # the resolved config written beside outputs loads back to the same config
     again = tmp_path / "resolved.yaml"
@@ -52,7 +52,7 @@ def test_toml_config(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "overrides", "field", "fix"), [
-    ("train:\n  stage2:\n    max_stepz: 3\n", None, "train.stage2.max_stepz", "spelling"),
+    ("train:\n  select:\n    max_stepz: 3\n", None, "train.select.max_stepz", "spelling"),
     ("synth:\n  queries_per_family: zero\n", None, "synth.queries_per_family", "tooldojo config --show"),
     ("synth: [1, 2\n", None, "c.yaml", "syntax"),
     ("", ["train.rl.batch_size=3"], "train.rl", "config --show"),   # not a multiple of num_generations

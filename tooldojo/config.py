@@ -21,7 +21,7 @@ from tooldojo.errors import ConfigError
 from tooldojo.eval.config import EvalConfig
 from tooldojo.split.config import SplitConfig
 from tooldojo.synth.config import SynthConfig
-from tooldojo.train.config import TrainConfig
+from tooldojo.train.config import TrainConfig, upgrade_keys
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -129,9 +129,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict[str,
     """Load ``model`` from a preset (lowest), an optional YAML/TOML file, then dotted overrides (highest)."""
     data: dict[str, Any] = preset_data(preset) if preset else {}
     if path:
-        data = deep_merge(data, _read_file(Path(path)))
+        data = deep_merge(data, _renamed(_read_file(Path(path))))
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
-    return validate(model, deep_merge(data, extra), source=str(path) if path else "config")
+    return validate(model, deep_merge(data, _renamed(extra)), source=str(path) if path else "config")
+
+
+def _renamed(data: dict[str, Any]) -> dict[str, Any]:
+    """One source's settings with renamed keys under their new names, before sources merge (so a later source's
+    old key still overrides an earlier source's new one)."""
+    train = data.get("train")
+    return data | {"train": upgrade_keys(train)} if isinstance(train, dict) else data
 
 
 def dump_config(config: BaseModel) -> str:

@@ -64,12 +64,12 @@ def test_measured_costs_apply_only_to_the_same_machine(tmp_path, monkeypatch):
 
 def test_planned_steps_from_config_and_row_counts(split_run):
     dataset = split_run / "split" / "dataset"  # 8 rank rows, 8 select rows
-    cfg = TrainConfig.model_validate({"stage1": {"batch_size": 3, "epochs": 2},
-                                      "stage2": {"max_steps": 4, "grad_accum": 2},
+    cfg = TrainConfig.model_validate({"rank": {"batch_size": 3, "epochs": 2},
+                                      "select": {"max_steps": 4, "grad_accum": 2},
                                       "rl": {"max_steps": 5}})
     assert planned_steps(cfg, dataset, ["stage1"]) == 6  # 2 epochs × ceil(8 / 3)
     assert planned_steps(cfg, dataset, ["stage1", "stage2", "rl"]) == 6 + 8 + 5
-    cfg = cfg.model_copy(update={"stage1": cfg.stage1.model_copy(update={"max_examples": 2})})
+    cfg = cfg.model_copy(update={"rank": cfg.rank.model_copy(update={"max_examples": 2})})
     assert planned_steps(cfg, dataset, ["stage1"]) == 2
     assert planned_steps(cfg, split_run / "nowhere", ["stage1"]) is None
 

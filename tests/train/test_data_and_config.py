@@ -6,6 +6,7 @@ import pytest
 
 from tooldojo.config import load_config
 from tooldojo.errors import ConfigError, DataError
+from tooldojo.runs import config_hash
 from tooldojo.train import TrainConfig
 from tooldojo.train import data as D
 from tooldojo.train.runner import plan
@@ -40,7 +41,7 @@ def test_budgets_drop_rows_never_cut_them(split_run, gemma_tokenizer):
     assert max(len(r["input_ids"]) for r in cut.dataset) <= limit
     assert D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=4096, max_examples=3,
                          seed=0).rows_used == 3
-    with pytest.raises(DataError, match=r"train\.stage1\.max_length"):
+    with pytest.raises(DataError, match=r"train\.rank\.max_length"):
         D.prepare_sft(raw, gemma_tokenizer, task="rank", call_format="json", max_length=64, max_examples=None,
                       seed=0)
 
@@ -126,15 +127,15 @@ def test_long_rows_lose_distractors_before_being_dropped(split_run, gemma_tokeni
 def test_phase_plan_and_ablation():
     assert [(p.phase, p.start) for p in plan(TrainConfig())] == [("stage1", "base"), ("stage2", "stage1"),
                                                                   ("rl", "stage2")]
-    no_stage1 = TrainConfig.model_validate({"stage1": {"enabled": False}})
+    no_stage1 = TrainConfig.model_validate({"rank": {"enabled": False}})
     assert [(p.phase, p.start) for p in plan(no_stage1)] == [("stage2", "base"), ("rl", "stage2")]
-    zero = TrainConfig.model_validate({"stage1": {"enabled": False}, "stage2": {"enabled": False},
+    zero = TrainConfig.model_validate({"rank": {"enabled": False}, "select": {"enabled": False},
                                        "rl": {"init": "base"}})
     assert [(p.phase, p.start) for p in plan(zero)] == [("rl", "base")]
     with pytest.raises(ConfigError, match=r"train\.rl\.init"):
         plan(zero.model_copy(update={"rl": zero.rl.model_copy(update={"init": "sft"})}))
     with pytest.raises(ConfigError):
-        plan(TrainConfig.model_validate({"stage1": {"enabled": False}, "stage2": {"enabled": False},
+        plan(TrainConfig.model_validate({"rank": {"enabled": False}, "select": {"enabled": False},
                                          "rl": {"enabled": False}}))
 
 
@@ -156,3 +157,28 @@ def test_estimate_with_a_hub_id_that_cannot_load_is_one_line(split_run):
     line = res.output.strip()
     assert len(line.splitlines()) == 1 and "nobody/no-such-model-xyz" in line and "fix:" in line
     assert "Traceback" not in res.output
+
+
+def test_old_stage_keys_are_read_as_rank_and_select_with_one_line_each(tmp_path, caplog):
+    old_file = tmp_path / "old.yaml"
+    old_file.write_text("train:\n  stage1:\n    max_steps: 7\n    batch_size: 3\n  stage2:\n    enabled: false\n")
+    with caplog.at_level("WARNING", logger="tooldojo.train"):
+        cfg = load_config(old_file, ["train.stage1.max_steps=9"], preset="demo").train
+    assert cfg.rank.max_steps == 9 and cfg.rank.batch_size == 3      # the override wins over the file
+    assert cfg.rank.max_length == 1024 and not cfg.select.enabled     # the preset's other settings are kept
+    lines = [r.getMessage() for r in caplog.records]
+    assert "train.stage1 is deprecated: use train.rank (the same settings, renamed)" in lines
+    assert any("use train.select" in line for line in lines) and all("\n" not in line for line in lines)
+    # precedence follows the source, whichever name each uses: a new-name override beats an old-name file
+    assert load_config(old_file, ["train.rank.max_steps=11"]).train.rank.max_steps == 11
+    both = TrainConfig.model_validate({"rank": {"max_steps": 2, "batch_size": 5}, "stage1": {"max_steps": 4}})
+    assert (both.rank.max_steps, both.rank.batch_size) == (4, 5)      # one mapping: the old key's settings win
+    with pytest.raises(ConfigError, match=r"train\.rank\.max_stepz"):
+        load_config(overrides=["train.stage1.max_stepz=3"])
+
+
+def test_config_hash_is_unchanged_by_the_rename():
+    # the default config's hash before stage1/stage2 were renamed rank/select (commit ffc5be5): run folders
+    # trained then stay up to date
+    assert config_hash(TrainConfig(seed=0).hashed()) == "45f156d0ce235d5e"
+    assert config_hash(TrainConfig(seed=0)) != "45f156d0ce235d5e"     # hashing the model itself would rerun them

@@ -43,7 +43,7 @@ def test_unsloth_backend_runs_every_phase(split_run, tiny_model_path):
 
 @needs_bnb
 def test_qlora_on_the_plain_path(split_run, tiny_model_path):
-    cfg = tiny_config(stage2={"enabled": False}, rl={"enabled": False})
+    cfg = tiny_config(select={"enabled": False}, rl={"enabled": False})
     cfg = cfg.model_copy(update={"backend": "hf", "lora": cfg.lora.model_copy(update={"load_in_4bit": True})})
     manifest = run_train(cfg, split_run, seed=0)
     assert "4-bit QLoRA" in manifest.stats["backend"]
@@ -57,8 +57,8 @@ def test_estimate_brackets_the_measured_peak(split_run):
 
     from tooldojo.train import TrainConfig
 
-    cfg = TrainConfig.model_validate({"model": None, "backend": "hf", "stage1": {"enabled": False},
-                                      "rl": {"enabled": False}, "stage2": {"max_steps": 2, "batch_size": 4}})
+    cfg = TrainConfig.model_validate({"model": None, "backend": "hf", "rank": {"enabled": False},
+                                      "rl": {"enabled": False}, "select": {"max_steps": 2, "batch_size": 4}})
     torch.cuda.reset_peak_memory_stats()
     manifest = run_train(cfg, split_run, seed=0)
     measured = torch.cuda.max_memory_allocated() / 2**30
@@ -71,6 +71,6 @@ def test_refuses_what_does_not_fit(split_run, tiny_model_path):
     from tooldojo.errors import ConfigError
     from tooldojo.train import TrainConfig
 
-    cfg = TrainConfig.model_validate({"model": None, "max_memory_gib": 0.2, "stage1": {"batch_size": 16}})
+    cfg = TrainConfig.model_validate({"model": None, "max_memory_gib": 0.2, "rank": {"batch_size": 16}})
     with pytest.raises(ConfigError, match="GPU memory"):
         run_train(cfg, split_run, seed=0)

@@ -57,20 +57,20 @@ def test_refuses_with_a_one_line_fix(monkeypatch):
     need = estimate(GEMMA, work, **kw()).total
     with pytest.raises(ConfigError) as err:
         check_fits(GEMMA, work, SETTINGS, capacity=int(need * 0.8), phase="stage 2",
-                   field_prefix="train.stage2", length_field="max_length")
+                   field_prefix="train.select", length_field="max_length")
     msg = str(err.value)
-    assert "\n" not in msg and "train.stage2.batch_size" in msg and "fix:" in msg
+    assert "\n" not in msg and "train.select.batch_size" in msg and "fix:" in msg
     assert "GiB" in msg
     # the fix it names really fits
     assert "set train.gradient_checkpointing=true" in msg or "batch_size=" in msg
     # far too small: the fix combines settings or names a smaller model
     with pytest.raises(ConfigError, match=r"fix: (set|install|pick)"):
-        check_fits(GEMMA, work, SETTINGS, capacity=GiB // 2, phase="stage 2", field_prefix="train.stage2",
+        check_fits(GEMMA, work, SETTINGS, capacity=GiB // 2, phase="stage 2", field_prefix="train.select",
                    length_field="max_length")
     # refusing can be switched off; fitting configs pass
-    check_fits(GEMMA, work, SETTINGS, capacity=int(need * 0.8), phase="s", field_prefix="train.stage2",
+    check_fits(GEMMA, work, SETTINGS, capacity=int(need * 0.8), phase="s", field_prefix="train.select",
                length_field="max_length", refuse=False)
-    assert check_fits(GEMMA, work, SETTINGS, capacity=int(need * 2), phase="s", field_prefix="train.stage2",
+    assert check_fits(GEMMA, work, SETTINGS, capacity=int(need * 2), phase="s", field_prefix="train.select",
                       length_field="max_length").total == need
 
 

@@ -23,8 +23,8 @@ def rows(path):
 
 def tiny_config(**phases) -> TrainConfig:
     data = {"model": "tiny", "save_steps": 1,
-            "stage1": {"max_steps": 2, "batch_size": 2, "max_examples": 2},
-            "stage2": {"max_steps": 6, "batch_size": 2, "max_examples": 2, "learning_rate": 5e-3},
+            "rank": {"max_steps": 2, "batch_size": 2, "max_examples": 2},
+            "select": {"max_steps": 6, "batch_size": 2, "max_examples": 2, "learning_rate": 5e-3},
             "rl": {"max_steps": 2, "num_generations": 2, "batch_size": 2, "max_completion_length": 12,
                    "midpoint": 0.5, "max_examples": 2, "log_samples": 1}}
     for name, change in phases.items():
@@ -98,7 +98,7 @@ def test_ctrl_c_saves_a_checkpoint_and_a_rerun_resumes(split_run, tiny_model_pat
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
 
     monkeypatch.setattr(callbacks.RichProgress, "on_step_begin", interrupt_first_step, raising=False)
-    cfg = tiny_config(stage1={"max_steps": 3}, stage2={"enabled": False}, rl={"enabled": False})
+    cfg = tiny_config(rank={"max_steps": 3}, select={"enabled": False}, rl={"enabled": False})
     with pytest.raises(KeyboardInterrupt):
         run_train(cfg, split_run, seed=0)
     phase_dir = split_run / "train" / "stage1"
@@ -131,9 +131,13 @@ def test_cli_estimate_and_errors(split_run, tiny_model_path):
                               "--set", "train.max_memory_gib=0.01"])
     assert res.exit_code == 0, res.output
     assert "| stage1 |" in res.output and "| rl |" in res.output and "**no**" in res.output
-    res = runner.invoke(app, ["train", "-r", str(split_run), "-m", "tiny", "--estimate", "--no-stage1",
+    res = runner.invoke(app, ["train", "-r", str(split_run), "-m", "tiny", "--estimate", "--no-rank",
                               "--rl-init", "base"])
     assert res.exit_code == 0 and "| stage1 |" not in res.output and "| stage2 |" in res.output
+    old = runner.invoke(app, ["train", "-r", str(split_run), "-m", "tiny", "--estimate", "--no-stage1",
+                              "--rl-init", "base"])
+    assert old.exit_code == 0 and "--no-stage1 is deprecated: use --no-rank" in old.output
+    assert "| stage1 |" not in old.output and "| stage2 |" in old.output
     res = runner.invoke(app, ["train", "-r", str(split_run), "--phases", "stage3"])
     assert res.exit_code == 2 and "--phases" in res.output
     res = runner.invoke(app, ["train", "-r", str(split_run / "nowhere"), "-m", "tiny"])

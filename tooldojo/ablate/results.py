@@ -119,9 +119,9 @@ def _training(cfg: PipelineConfig, variant: str) -> str:
     if variant == "base":
         return "untuned"
     if variant == "select_only":
-        return f"stage 2 from base, {runs['select_only'].stage2.max_steps} steps"
+        return f"stage 2 from base, {runs['select_only'].select.max_steps} steps"
     if variant == "two_stage":
-        return f"stage 1 {t.stage1.max_steps} steps, then stage 2 {t.stage2.max_steps} steps"
+        return f"stage 1 {t.rank.max_steps} steps, then stage 2 {t.select.max_steps} steps"
     if variant == "two_stage_rl":
         return f"(c), then GRPO {t.rl.max_steps} steps"
     return f"GRPO from base, {t.rl.max_steps} steps"

@@ -47,13 +47,13 @@ def check_config(cfg: PipelineConfig) -> None:
     if extra := [v for v in a.bfcl_variants if v not in wanted]:
         raise ConfigError(f"BFCL variants {extra} are not in ablate.variants", field="ablate.bfcl_variants",
                           fix=f"choose from {', '.join(a.variants)}")
-    steps = {"stage1": cfg.train.stage1.max_steps, "stage2": cfg.train.stage2.max_steps}
+    steps = {"rank": cfg.train.rank.max_steps, "select": cfg.train.select.max_steps}
     if wanted & {"select_only", "two_stage", "two_stage_rl"}:
-        for phase, n in steps.items():
+        for key, n in steps.items():
             if n < 1:
                 raise ConfigError(f"the comparison needs an explicit step budget (got {n})",
-                                  field=f"train.{phase}.max_steps",
-                                  fix="set a step count, e.g. --set train.stage1.max_steps=100")
+                                  field=f"train.{key}.max_steps",
+                                  fix="set a step count, e.g. --set train.rank.max_steps=100")
     if cfg.eval.limit is not None and cfg.eval.limit < a.min_eval_examples:
         raise ConfigError(f"eval.limit ({cfg.eval.limit}) is below ablate.min_eval_examples "
                           f"({a.min_eval_examples})", field="eval.limit",
@@ -128,7 +128,7 @@ def plan(cfg: PipelineConfig, *, bfcl: bool, sizes: dict[str, int] | None = None
         name = TRAINED_BY[v]
         if name in runs:
             tc = runs.pop(name)
-            n_sft = sum(getattr(tc, p).max_steps for p in ("stage1", "stage2") if getattr(tc, p).enabled)
+            n_sft = sum(st.max_steps for st in (tc.rank, tc.select) if st.enabled)
             n_rl = tc.rl.max_steps if tc.rl.enabled else 0
             planned = n_sft * cost.sft_step_seconds + n_rl * cost.rl_step_seconds + cost.model_seconds
             steps.append(Step(f"train {name} ({n_sft} SFT + {n_rl} GRPO steps)", planned,

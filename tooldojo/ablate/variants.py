@@ -35,18 +35,17 @@ def training_runs(cfg: PipelineConfig) -> dict[str, TrainConfig]:
     runs: dict[str, TrainConfig] = {}
     if "select_only" in wanted:
         runs["select_only"] = t.model_copy(update={
-            "stage1": t.stage1.model_copy(update=off),
-            "stage2": t.stage2.model_copy(update={"enabled": True,
-                                                  "max_steps": t.stage1.max_steps + t.stage2.max_steps}),
+            "rank": t.rank.model_copy(update=off),
+            "select": t.select.model_copy(update={"enabled": True, "max_steps": t.rank.max_steps + t.select.max_steps}),
             "rl": t.rl.model_copy(update=off)})
     if wanted & {"two_stage", "two_stage_rl"}:
         runs["two_stage"] = t.model_copy(update={
-            "stage1": t.stage1.model_copy(update={"enabled": True}),
-            "stage2": t.stage2.model_copy(update={"enabled": True}),
+            "rank": t.rank.model_copy(update={"enabled": True}),
+            "select": t.select.model_copy(update={"enabled": True}),
             "rl": t.rl.model_copy(update={"enabled": "two_stage_rl" in wanted, "init": "sft"})})
     if "rl_from_base" in wanted:
         runs["rl_from_base"] = t.model_copy(update={
-            "stage1": t.stage1.model_copy(update=off), "stage2": t.stage2.model_copy(update=off),
+            "rank": t.rank.model_copy(update=off), "select": t.select.model_copy(update=off),
             "rl": t.rl.model_copy(update={"enabled": True, "init": "base"})})
     return runs
 

@@ -39,20 +39,23 @@ def register(app: typer.Typer) -> None:
         model: Annotated[str | None, typer.Option("--model", "-m", help="Hub id or folder; `tiny`; default Gemma-3-270M base (offline).")] = None,
         backend: Annotated[str | None, typer.Option("--backend", help="`auto` (Unsloth on CUDA if installed), `unsloth` or `hf`.")] = None,
         compile_: Annotated[str | None, typer.Option("--compile", help="Unsloth's torch.compile: `auto` (when the planned steps repay it), `on` or `off`.")] = None,
-        phases: Annotated[str | None, typer.Option("--phases", help="Run only these phases now, e.g. `stage2,rl` (default: every enabled one).")] = None,
-        no_stage1: Annotated[bool, typer.Option("--no-stage1", help="Ablation: skip the ranking stage; stage 2 starts from the base model.")] = False,
+        phases: Annotated[str | None, typer.Option("--phases", help="Run only these phases now: `stage1` (rank), `stage2` (select), `rl`, e.g. `stage2,rl` (default: every enabled one).")] = None,
+        no_rank: Annotated[bool, typer.Option("--no-rank", help="Ablation: skip the ranking stage (train.rank); selection starts from the base model.")] = False,
         no_rl: Annotated[bool, typer.Option("--no-rl", help="Leave out RL (two-stage SFT only).")] = False,
         rl_init: Annotated[str | None, typer.Option("--rl-init", help="RL starts from `sft` (stage 2's result) or `base` (Tool-Zero).")] = None,
         call_format: Annotated[str | None, typer.Option("--call-format", help="Completion syntax: `json` (<tool_call>) or `python` (<answer>).")] = None,
         full: Annotated[bool, typer.Option("--full", help="Full fine-tune instead of LoRA.")] = False,
         four_bit: Annotated[bool | None, typer.Option("--4bit/--no-4bit", help="QLoRA 4-bit weights (CUDA; default: on when available).")] = None,
-        stage1_steps: Annotated[int | None, typer.Option("--stage1-steps", help="Stage 1 optimizer steps.")] = None,
-        stage2_steps: Annotated[int | None, typer.Option("--stage2-steps", help="Stage 2 optimizer steps.")] = None,
+        rank_steps: Annotated[int | None, typer.Option("--rank-steps", help="Ranking (stage 1) optimizer steps.")] = None,
+        select_steps: Annotated[int | None, typer.Option("--select-steps", help="Selection (stage 2) optimizer steps.")] = None,
         rl_steps: Annotated[int | None, typer.Option("--rl-steps", help="GRPO steps.")] = None,
         max_examples: Annotated[int | None, typer.Option("--max-examples", help="Rows per phase (seeded sample).")] = None,
         max_length: Annotated[int | None, typer.Option("--max-length", help="Longest SFT row in tokens (longer rows are left out).")] = None,
         estimate: Annotated[bool, typer.Option("--estimate", help="Print each phase's memory estimate and exit.")] = False,
         force: Annotated[bool, typer.Option("--force", help="Retrain even when up to date.")] = False,
+        no_stage1: Annotated[bool, typer.Option("--no-stage1", hidden=True)] = False,
+        stage1_steps: Annotated[int | None, typer.Option("--stage1-steps", hidden=True)] = None,
+        stage2_steps: Annotated[int | None, typer.Option("--stage2-steps", hidden=True)] = None,
     ) -> None:
         """Fine-tune on the run's scenario dataset: stage 1 (ranking), stage 2 (selection + call), RL (Tool-Zero).
 
@@ -64,7 +67,7 @@ def register(app: typer.Typer) -> None:
         ```
         tooldojo train --run-dir runs/demo                       # every enabled phase, then final/
         tooldojo train -r runs/demo --phases stage1              # one phase alone
-        tooldojo train -r runs/demo --no-stage1                  # ablation: no ranking stage
+        tooldojo train -r runs/demo --no-rank                    # ablation: no ranking stage
         tooldojo train -r runs/demo --rl-init base --phases rl   # Tool-Zero: RL from the base model
         tooldojo train -r runs/demo -m Qwen/Qwen2.5-0.5B --4bit  # another model, QLoRA on a GPU
         tooldojo train -r runs/demo --estimate                   # memory estimate per phase
@@ -72,12 +75,19 @@ def register(app: typer.Typer) -> None:
         """
         from tooldojo.errors import ConfigError
 
+        for old, new, given in (("--no-stage1", "--no-rank", no_stage1), ("--stage1-steps", "--rank-steps", stage1_steps),
+                                ("--stage2-steps", "--select-steps", stage2_steps)):
+            if given not in (None, False):
+                typer.secho(f"warning: {old} is deprecated: use {new}", fg="yellow", err=True)
+        no_rank = no_rank or no_stage1
+        rank_steps = stage1_steps if rank_steps is None else rank_steps
+        select_steps = stage2_steps if select_steps is None else select_steps
         extra = drop_none({"train": {
             "model": model, "backend": backend, "compile": compile_, "call_format": call_format,
             "lora": {"enabled": False if full else None, "load_in_4bit": four_bit},
-            "stage1": {"enabled": False if no_stage1 else None, "max_steps": stage1_steps,
-                       "max_examples": max_examples, "max_length": max_length},
-            "stage2": {"max_steps": stage2_steps, "max_examples": max_examples, "max_length": max_length},
+            "rank": {"enabled": False if no_rank else None, "max_steps": rank_steps,
+                     "max_examples": max_examples, "max_length": max_length},
+            "select": {"max_steps": select_steps, "max_examples": max_examples, "max_length": max_length},
             "rl": {"enabled": False if no_rl else None, "init": rl_init, "max_steps": rl_steps,
                    "max_examples": max_examples},
         }})

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.records import GENERATE_RESPONSE, Example, ToolRecord
+from tooldojo.reporting import md_table
 
 PLOT = "domains.png"
 
@@ -129,12 +130,11 @@ def plot_domains(domains: list[dict[str, Any]], path: str | Path) -> Path:
 
 
 def _md_table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table of records, the first record's keys as columns."""
     if not rows:
         return "(empty)"
     cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
+    return md_table(cols, [[r.get(c, "") for c in cols] for r in rows], fmt=str)
 
 
 def _size_category(n: int) -> str:

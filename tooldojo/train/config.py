@@ -1,13 +1,25 @@
-"""Configuration of the train stage (two-stage SFT and Tool-Zero RL)."""
+"""Configuration of the train stage: GenTool's two-stage SFT (``rank``, then ``select``) and Tool-Zero RL."""
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+log = logging.getLogger("tooldojo.train")
+
 Phase = Literal["stage1", "stage2", "rl"]
+"""A training phase, named as its folder ``train/<phase>/`` and in manifests, ``--phases`` and ``--phase``. These
+names predate the settings' names (``rank``, ``select``) and stay: they are part of every run folder (the phase
+hashes, the eval stage's training plots, ``ablate``'s merged stage 2): renamed, every finished run folder would
+look unfinished."""
 PHASES: tuple[Phase, ...] = ("stage1", "stage2", "rl")
+SETTINGS: dict[Phase, str] = {"stage1": "rank", "stage2": "select", "rl": "rl"}
+"""Phase -> the :class:`TrainConfig` field holding its settings."""
+RENAMED: dict[str, str] = {"stage1": "rank", "stage2": "select"}
+"""Old key -> new key. An old key is still read (with a one-line deprecation message naming the new key), and
+the config hash uses the old names, so that run folders trained before the rename stay up to date."""
 
 
 class LoraConfig(BaseModel):
@@ -87,7 +99,15 @@ class RLConfig(BaseModel):
 
 
 class TrainConfig(BaseModel):
-    """Model, backend and the three training phases (stage 1, stage 2, RL)."""
+    """The train stage, its settings in groups:
+
+    - model and backend: ``model``, ``backend``, ``compile``, ``call_format``, ``lora``, ``dtype``,
+      ``gradient_checkpointing``;
+    - GenTool's two-stage SFT: ``rank`` (stage 1: rank the candidate tools), ``select`` (stage 2: select the
+      tool and write the call), each an :class:`SFTStageConfig`;
+    - Tool-Zero: ``rl`` (GRPO with rule-based rewards), an :class:`RLConfig`;
+    - the run: ``seed``, ``save_steps``, ``max_memory_gib``, ``check_memory``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -102,8 +122,11 @@ class TrainConfig(BaseModel):
     ``bench.gpu_check`` on this machine, else Unsloth's own estimate); see docs/training.md."""
     call_format: Literal["json", "python"] = "json"
     lora: LoraConfig = Field(default_factory=LoraConfig)
-    stage1: SFTStageConfig = Field(default_factory=SFTStageConfig)
-    stage2: SFTStageConfig = Field(default_factory=SFTStageConfig)
+    rank: SFTStageConfig = Field(default_factory=SFTStageConfig)
+    """GenTool stage 1: rank the candidate tools (the ``rank`` dataset); was ``stage1``."""
+    select: SFTStageConfig = Field(default_factory=SFTStageConfig)
+    """GenTool stage 2: select the tool and write its call (the ``select`` dataset), starting from ``rank``'s
+    result; was ``stage2``."""
     rl: RLConfig = Field(default_factory=RLConfig)
     seed: int | None = None
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -118,5 +141,35 @@ class TrainConfig(BaseModel):
     check_memory: bool = True
     """Refuse a config whose memory estimate does not fit the GPU (on CPU: warn only)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_old_keys(cls, data: Any) -> Any:
+        return upgrade_keys(data) if isinstance(data, dict) else data
+
+    def settings(self, phase: Phase) -> SFTStageConfig | RLConfig:
+        """The settings of ``phase``."""
+        return getattr(self, SETTINGS[phase])
+
     def phase_enabled(self, phase: Phase) -> bool:
-        return getattr(self, phase).enabled
+        return self.settings(phase).enabled
+
+    def hashed(self) -> dict[str, Any]:
+        """What the train stage's config hash covers: every setting, under the keys run folders were first
+        written with (:data:`RENAMED`), so renaming a key never makes a finished run look changed."""
+        old = {new: old for old, new in RENAMED.items()}
+        return {old.get(k, k): v for k, v in self.model_dump(mode="json").items()}
+
+
+def upgrade_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Train settings with the old keys (:data:`RENAMED`) under their new names, each with a one-line deprecation
+    message. Where one mapping holds both names, the old key's settings win (presets use the new names, so an
+    old key comes from the user); ``load_config`` upgrades each source before merging them."""
+    if not RENAMED.keys() & data.keys():
+        return data
+    data = dict(data)
+    for old, new in RENAMED.items():
+        if old in data:
+            log.warning("train.%s is deprecated: use train.%s (the same settings, renamed)", old, new)
+            value, kept = data.pop(old), data.get(new)
+            data[new] = {**kept, **value} if isinstance(kept, dict) and isinstance(value, dict) else value
+    return data

@@ -210,7 +210,7 @@ def prepare_sft(ds: Any, tokenizer: Any, *, task: str, call_format: str, max_len
         completion_lengths.append(len(full) - prompt_len)
     if not kept:
         raise DataError(f"every {task} row is longer than max_length={max_length} tokens",
-                        field=f"train.{'stage1' if task == 'rank' else 'stage2'}.max_length",
+                        field=f"train.{task}.max_length",
                         fix="raise max_length (the rows' prompts hold every candidate tool's schema)")
     return PreparedData(Dataset.from_list(kept), rows_in, len(kept), too_long, max(lengths),
                         sum(lengths) / len(lengths), completion_tokens=max(completion_lengths),

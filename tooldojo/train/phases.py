@@ -217,12 +217,12 @@ def _losses(trainer: Any, key: str = "loss") -> tuple[float | None, float | None
 
 def run_sft(phase: Phase, cfg: TrainConfig, backend: Backend, base: str, init_from: Path | None,
             data: PreparedData, phase_dir: Path, *, seed: int, tokenizer: Any = None) -> PhaseResult:
-    """Train one SFT stage (``stage1`` ranking or ``stage2`` selection); returns its result."""
+    """Train one SFT stage (``stage1``: ``rank``, or ``stage2``: ``select``); returns its result."""
     from trl import SFTConfig, SFTTrainer
 
     from tooldojo.train.callbacks import JsonlLog
 
-    st = getattr(cfg, phase)
+    st = cfg.settings(phase)
     resume = last_checkpoint(phase_dir)
     model, tok = load_for_training(backend, base, init_from=init_from, lora=cfg.lora,
                                    max_seq_length=st.max_length, seed=seed, tokenizer=tokenizer)

@@ -2,7 +2,7 @@
 
 Each phase is skipped when its ``phase.json`` says it completed with the same settings and inputs, resumed
 from its last checkpoint when it was interrupted, and started afresh when its settings changed. Stage 2 starts
-from stage 1's result (from the base model with ``stage1.enabled: false``, the paper's ablation); RL from the
+from stage 1's result (from the base model with ``rank.enabled: false``, the paper's ablation); RL from the
 last SFT result (``rl.init: sft``) or from the base model (``rl.init: base``, Tool-Zero).
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import ConfigError, DataError
+from tooldojo.reporting import md_table
 from tooldojo.runs import (
     Manifest,
     StageRun,
@@ -25,12 +26,14 @@ from tooldojo.runs import (
     upstream_fingerprint,
     write_json,
 )
-from tooldojo.train.config import PHASES, Phase, TrainConfig
+from tooldojo.train.config import PHASES, SETTINGS, Phase, TrainConfig
 
 PHASE_FILE = "phase.json"
 FINAL = "final"
 TASKS = {"stage1": "rank", "stage2": "select", "rl": "select"}
 LABELS = {"stage1": "stage 1 (ranking)", "stage2": "stage 2 (selection)", "rl": "RL (Tool-Zero GRPO)"}
+GIB_COLUMNS = ("weights", "trainable_state", "activations", "logits", "generation", "total")
+"""The memory estimate's parts in ``--estimate``'s table."""
 
 
 @dataclass
@@ -45,20 +48,20 @@ def plan(cfg: TrainConfig) -> list[PhasePlan]:
     recipe = [p for p in PHASES if cfg.phase_enabled(p)]
     if not recipe:
         raise ConfigError("every training phase is disabled", field="train",
-                          fix="enable at least one of train.stage1, train.stage2, train.rl")
+                          fix="enable at least one of train.rank, train.select, train.rl")
     out = []
     for phase in recipe:
         if phase == "stage1":
             start = "base"
         elif phase == "stage2":
-            start = "stage1" if cfg.stage1.enabled else "base"
+            start = "stage1" if cfg.rank.enabled else "base"
         elif cfg.rl.init == "base":
             start = "base"
         else:
             sft = [p for p in ("stage2", "stage1") if cfg.phase_enabled(p)]
             if not sft:
                 raise ConfigError("rl.init is 'sft' but both SFT stages are disabled", field="train.rl.init",
-                                  fix="set train.rl.init=base (Tool-Zero from the base model) or enable train.stage2")
+                                  fix="set train.rl.init=base (Tool-Zero from the base model) or enable train.select")
             start = sft[0]
         out.append(PhasePlan(phase, start))
     return out
@@ -74,7 +77,7 @@ def planned_steps(cfg: TrainConfig, dataset_dir: Path, phases: Sequence[Phase]) 
 
     total = 0
     for phase in phases:
-        st = getattr(cfg, phase)
+        st = cfg.settings(phase)
         if phase == "rl" or st.max_steps > 0:
             total += st.max_steps * (1 if phase == "rl" else st.grad_accum)
             continue
@@ -89,7 +92,7 @@ def planned_steps(cfg: TrainConfig, dataset_dir: Path, phases: Sequence[Phase]) 
 def phase_hash(cfg: TrainConfig, phase: Phase, *, seed: int, data_fp: str, upstream: str | None) -> str:
     """What a phase's result depends on: model, LoRA, format, the phase's settings, seed, data, its start."""
     return config_hash({"model": cfg.model, "lora": cfg.lora.model_dump(mode="json"), "call_format": cfg.call_format,
-                        "dtype": cfg.dtype, "phase": phase, "settings": getattr(cfg, phase).model_dump(mode="json"),
+                        "dtype": cfg.dtype, "phase": phase, "settings": cfg.settings(phase).model_dump(mode="json"),
                         "seed": seed, "data": data_fp, "upstream": upstream})
 
 
@@ -119,7 +122,9 @@ def run_train(config: TrainConfig, run_dir: Path, *, seed: int = 0, force: bool 
         raise ConfigError(f"unknown phase(s) {unknown}", field="--phases", fix=f"choose from {', '.join(PHASES)}")
     steps = plan(config)
     train_dir = run_dir / "train"
-    run = StageRun(train_dir, "train", config.model_copy(update={"seed": seed}), inputs={"split": split_fp})
+    resolved = config.model_copy(update={"seed": seed})
+    run = StageRun(train_dir, "train", resolved, inputs={"split": split_fp})
+    run.manifest.config_hash = config_hash(resolved.hashed())  # under the keys older run folders were hashed with
     if phases is not None:
         run.manifest.config_hash = config_hash({"config": run.manifest.config_hash, "phases": list(wanted)})
     if not force and run.up_to_date():
@@ -220,7 +225,7 @@ def _run_phase(phase: Phase, cfg: TrainConfig, backend: Any, base: str, init_fro
         prepared = data_mod.prepare_rl(raw, tok, call_format=cfg.call_format, max_prompt_length=rl.max_prompt_length,
                                        max_examples=rl.max_examples, seed=seed)
     else:
-        st = getattr(cfg, phase)
+        st = cfg.settings(phase)
         prepared = data_mod.prepare_sft(raw, tok, task=task, call_format=cfg.call_format, max_length=st.max_length,
                                         max_examples=st.max_examples, seed=seed)
     estimate = check_memory(phase, cfg, backend, base, prepared, console)
@@ -254,7 +259,7 @@ def workload(phase: Phase, cfg: TrainConfig, prepared: Any) -> Any:
         rl = cfg.rl
         return Workload("rl", rl.batch_size, prepared.max_tokens + rl.max_completion_length,
                         rl.max_completion_length, rl.batch_size)
-    st = getattr(cfg, phase)
+    st = cfg.settings(phase)
     length = st.max_length if st.packing else prepared.max_tokens
     return Workload("sft", st.batch_size, length, prepared.completion_tokens or length)
 
@@ -272,7 +277,7 @@ def check_memory(phase: Phase, cfg: TrainConfig, backend: Any, base: str, prepar
     shape = model_shape(base)
     capacity = gpu_capacity(cfg.max_memory_gib) if backend.device == "cuda" or cfg.max_memory_gib else None
     est = check_fits(shape, workload(phase, cfg, prepared), memory_settings(cfg, backend), capacity=capacity,
-                     phase=LABELS[phase], field_prefix=f"train.{phase}",
+                     phase=LABELS[phase], field_prefix=f"train.{SETTINGS[phase]}",
                      length_field="max_prompt_length" if phase == "rl" else "max_length",
                      refuse=cfg.check_memory, batch_step=cfg.rl.num_generations if phase == "rl" else 1)
     if capacity is None:
@@ -300,10 +305,7 @@ def estimate_train(config: TrainConfig, run_dir: Path, *, seed: int = 0) -> str:
     tok = load_tokenizer(base)
     shape = model_shape(base)
     capacity = gpu_capacity(config.max_memory_gib) if backend.device == "cuda" or config.max_memory_gib else None
-    lines = [f"model {config.model or 'gemma-3-270m'} ({shape.params / 1e6:.0f}M parameters), {backend.describe()}, "
-             f"capacity {'%.1f GiB' % (capacity / GiB) if capacity else 'n/a (CPU)'}", "",
-             "| phase | batch × tokens | weights | trainable | activations | logits | generation | total GiB | fits |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for step in plan(config):
         raw = data_mod.load_split(run_dir / "split" / "dataset", TASKS[step.phase])
         if step.phase == "rl":
@@ -311,15 +313,17 @@ def estimate_train(config: TrainConfig, run_dir: Path, *, seed: int = 0) -> str:
                                            max_prompt_length=config.rl.max_prompt_length,
                                            max_examples=config.rl.max_examples, seed=seed)
         else:
-            st = getattr(config, step.phase)
+            st = config.settings(step.phase)
             prepared = data_mod.prepare_sft(raw, tok, task=TASKS[step.phase], call_format=config.call_format,
                                             max_length=st.max_length, max_examples=st.max_examples, seed=seed)
         work = workload(step.phase, config, prepared)
         g = estimate(shape, work, **{k: v for k, v in memory_settings(config, backend).items()}).gib()
         fits = "n/a" if capacity is None else ("yes" if g["total"] * GiB <= capacity else "**no**")
-        lines.append(f"| {step.phase} | {work.batch} × {work.seq_len} | {g['weights']:.2f} | {g['trainable_state']:.2f} "
-                     f"| {g['activations']:.2f} | {g['logits']:.2f} | {g['generation']:.2f} | {g['total']:.2f} | {fits} |")
-    return "\n".join(lines)
+        rows.append([step.phase, f"{work.batch} × {work.seq_len}", *(f"{g[k]:.2f}" for k in GIB_COLUMNS), fits])
+    return "\n".join([f"model {config.model or 'gemma-3-270m'} ({shape.params / 1e6:.0f}M parameters), "
+                      f"{backend.describe()}, capacity {'%.1f GiB' % (capacity / GiB) if capacity else 'n/a (CPU)'}",
+                      "", md_table(["phase", "batch × tokens", "weights", "trainable", "activations", "logits",
+                                    "generation", "total GiB", "fits"], rows, fmt=str)])
 
 
 def export_phase(out: Path, *, run_dir: Path, phase: str = "stage2", base: str | None = None,
