@@ -13,6 +13,7 @@ Models without a chat template get tooldojo's (``templates/chat/base.jinja``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -208,3 +209,18 @@ def cpu_bf16_supported() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def release_memory() -> None:
+    """Give memory that freed models left behind back: Python's garbage, CUDA's cache, and on glibc the heap
+    pages ``free`` keeps (torch on CPU frees gigabytes a process would otherwise hold until it exits)."""
+    import ctypes
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -280,6 +280,12 @@ def audit_bfcl(cfg: PipelineConfig) -> Any:
     return st.manifest
 
 
+def _rss_gib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**30
+
+
 def run_ablate(cfg: PipelineConfig, *, docs: Path | None = None, command: str | None = None,
                force_data: bool = False) -> dict[str, Any]:
     """Run every variant's training and evaluation, then write ``<run>/results/`` (and ``docs``, when
@@ -288,6 +294,7 @@ def run_ablate(cfg: PipelineConfig, *, docs: Path | None = None, command: str | 
     from rich.console import Console
 
     from tooldojo.ablate.results import write_results
+    from tooldojo.models import release_memory
 
     console = Console(stderr=True)
     check_config(cfg)
@@ -313,7 +320,9 @@ def run_ablate(cfg: PipelineConfig, *, docs: Path | None = None, command: str | 
         console.rule(f"[bold]{i}/{len(steps)} {step.title}")
         s0 = time.perf_counter()
         step.run()
-        console.print(f"{step.title}: {time.perf_counter() - s0:.1f}s (planned {step.planned:.0f}s)")
+        release_memory()  # one process runs every step: what a finished model held goes back
+        console.print(f"{step.title}: {time.perf_counter() - s0:.1f}s (planned {step.planned:.0f}s), "
+                      f"memory {_rss_gib():.1f} GiB")
         if step.report:
             report()
     record = report(final=True)

@@ -126,11 +126,7 @@ class HFGenerator:
         return [trim_at_stop(text, r.stop) for text, r in zip(decoded, reqs, strict=True)]
 
     def close(self) -> None:
-        import gc
-
-        import torch
+        from tooldojo.models import release_memory
 
         del self.model
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_memory()

@@ -8,7 +8,6 @@ turns it into a plain, ready-to-load model folder.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -21,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import ConfigError
-from tooldojo.models import cache_dir, cpu_bf16_supported, cuda_available, ensure_chat_template
+from tooldojo.models import (
+    cache_dir,
+    cpu_bf16_supported,
+    cuda_available,
+    ensure_chat_template,
+    release_memory,
+)
 from tooldojo.train.config import LoraConfig, TrainConfig
 
 ADAPTER_DIR = "adapter"
@@ -383,8 +388,5 @@ def merge_and_save(base: str, trained: Path, out_dir: Path, *, provenance: dict[
     tmp.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
     del model
-    with contextlib.suppress(Exception):
-        import gc
-
-        gc.collect()
+    release_memory()
     return out_dir
