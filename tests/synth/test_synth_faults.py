@@ -15,8 +15,8 @@ import pytest
 from cli_helpers import stage_cli
 from openai_stub import OpenAIStub
 from synth_responder import SynthResponder
-from tooldojo.synth.cli import register
 
+from tooldojo.cli.synth import register
 from tooldojo.runs import read_manifest
 from tooldojo.synth.cache import ResponseCache
 from tooldojo.synth.steps import RESPONSE_SCHEMAS

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import typer
 from synth_responder import SynthResponder
-from tooldojo.synth.cli import register
 from typer.testing import CliRunner
 
+from tooldojo.cli.synth import register
 from tooldojo.errors import DataError
 from tooldojo.records import QueryRecord, ToolRecord, read_jsonl
 from tooldojo.runs import read_manifest

@@ -40,10 +40,6 @@ def _eval_extra(model, base_url, limit, batch_size, max_new_tokens, backend, cal
                                "html": html, **more})}
 
 
-def _seed(cfg) -> int:
-    return cfg.seed if cfg.eval.seed is None else cfg.eval.seed
-
-
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to `app`."""
     eval_app = typer.Typer(rich_markup_mode="markdown")
@@ -92,7 +88,7 @@ def register(app: typer.Typer) -> None:
         extra = _eval_extra(model, base_url, limit, batch_size, max_new_tokens, backend, call_format, html,
                             scenarios=_csv(scenarios), tasks=_csv(tasks))
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
-        manifest = run_eval(cfg.eval, cfg.run_dir, seed=_seed(cfg), force=force, name=name)
+        manifest = run_eval(cfg.eval, cfg.run_dir, seed=cfg.seed_for("eval"), force=force, name=name)
         report = Path(cfg.run_dir) / "eval" / manifest.stats["name"] / "report.md"
         typer.echo(json.dumps({"report": str(report), **{
             k: manifest.stats.get(k) for k in ("tool_accuracy", "strong_preference", "zero_to_one", "answer_rate",
@@ -161,7 +157,7 @@ def register(app: typer.Typer) -> None:
             return
         from tooldojo.eval.bfcl import run_bfcl
 
-        manifest = run_bfcl(cfg.eval, cfg.run_dir, seed=_seed(cfg), force=force, name=name)
+        manifest = run_bfcl(cfg.eval, cfg.run_dir, seed=cfg.seed_for("eval"), force=force, name=name)
         report = Path(cfg.run_dir) / "eval" / manifest.stats["name"] / "bfcl" / "report.md"
         typer.echo(json.dumps({"report": str(report), "categories": manifest.stats.get("categories"),
                                "mean_accuracy": manifest.stats.get("mean_accuracy")}))
