@@ -51,4 +51,4 @@ def test_local_executor_maps_in_item_order_with_shared_arguments():
         assert executor.map(lambda base, x, y: base + x * y, [(1, 2), (3, 4)], shared=(10,)) == [12, 22]
     service = executor.service(dict, name="unused")
     service.call("__setitem__", "k", 1)
-    assert service.result(service.call("get", "k")) == 1
+    assert service.call("get", "k") == 1

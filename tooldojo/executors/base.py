@@ -26,15 +26,11 @@ class WorkerDied(ToolDojoError):
 
 
 class Service(ABC):
-    """A stateful object the tasks share (e.g. synth's response cache): ``call`` returns an awaitable."""
+    """A stateful object the tasks share (e.g. synth's response cache)."""
 
     @abstractmethod
     def call(self, method: str, *args: Any) -> Any:
-        """Call ``method`` on the object; the result may be awaitable (:meth:`result` waits for it)."""
-
-    @abstractmethod
-    def result(self, pending: Any) -> Any:
-        """Wait for what :meth:`call` returned, from synchronous code."""
+        """Call ``method`` on the object: its result, or an awaitable of it."""
 
     @abstractmethod
     def close(self) -> None:
@@ -91,9 +87,6 @@ class LocalService(Service):
 
     def call(self, method: str, *args: Any) -> Any:
         return getattr(self.obj, method)(*args)
-
-    def result(self, pending: Any) -> Any:
-        return pending
 
     def close(self) -> None:
         self.obj.close()

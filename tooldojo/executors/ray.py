@@ -90,9 +90,6 @@ class RayService(Service):
     def call(self, method: str, *args: Any) -> Any:
         return getattr(self.actor, method).remote(*args)
 
-    def result(self, pending: Any) -> Any:
-        return import_ray().get(pending)
-
     def close(self) -> None:
         ray = import_ray()
         try:
