@@ -4,15 +4,15 @@
     python -m bench.bench_ray --quick    # 50,000 texts, small synth: smoke run
 
 - **MinHash dedup**: the synthetic queries of ``bench_minhash`` (about 10% planted near-duplicates); word
-  3-grams, 128 permutations, Jaccard 0.7. Single process: :func:`tooldojo.dedup.ray_exec.local_text_dedup`
-  (vectorised signatures, numpy LSH, greedy keep). Ray: :func:`tooldojo.dedup.ray_exec.ray_text_dedup`
+  3-grams, 128 permutations, Jaccard 0.7. Single process: :func:`tooldojo.dedup.ray_text.local_text_dedup`
+  (vectorised signatures, numpy LSH, greedy keep). Ray: :func:`tooldojo.dedup.ray_text.ray_text_dedup`
   (``map_batches`` signatures, banding shuffle + ``map_groups``, distinct + two joins to verify, keep on the
   driver) on a local Ray instance with every core. The kept rows are checked to be identical.
 - **Shuffle volume** of the LSH stage, per input row, from the measured counts: band rows (``bands`` per row,
   28 bytes each: band int32, key uint64, row int64, partition int64), candidate pairs before and after the
   distinct step (16 bytes each), and the two joins (each shuffles the distinct pairs and the signature table,
   ``8 + 4 × num_perm`` bytes per row; the second join also carries the first signature).
-- **Synth**: ``run_synth`` with the offline teacher (response cache on), local executor vs ``executor: ray``;
+- **Synth**: ``run_synth`` with the offline teacher (response cache on), local executor vs ``execution.executor: ray``;
   the output files are checked to be identical.
 
 The numbers feed docs/scaling.md (per-worker throughput, shuffle volume, projections).
@@ -48,7 +48,7 @@ def shuffle_bytes(n: int, bands: int, num_perm: int, raw_pairs: int, distinct_pa
 def bench_minhash(n: int, workers: int) -> tuple[list[dict], dict]:
     from bench.bench_minhash import synthetic_queries
     from tooldojo.dedup.config import MinHashConfig
-    from tooldojo.dedup.ray_exec import local_text_dedup, ray_text_dedup
+    from tooldojo.dedup.ray_text import local_text_dedup, ray_text_dedup
     from tooldojo.similarity.minhash import band_keys, bucket_pairs, candidate_pairs, lsh_params
 
     texts = list(synthetic_queries(n))
@@ -95,6 +95,7 @@ def bench_minhash(n: int, workers: int) -> tuple[list[dict], dict]:
 def bench_synth(queries_per_family: int, workers: int) -> tuple[list[dict], dict]:
     import ray
 
+    from tooldojo.executors import ExecutionConfig
     from tooldojo.synth.config import SynthConfig
     from tooldojo.synth.stage import run_synth
 
@@ -107,7 +108,7 @@ def bench_synth(queries_per_family: int, workers: int) -> tuple[list[dict], dict
         ray.init(num_cpus=workers, include_dashboard=False, logging_level="WARNING")
         try:
             t0 = time.perf_counter()
-            on_ray = run_synth(cfg.model_copy(update={"executor": "ray"}), work / "ray", seed=0, progress=False)
+            on_ray = run_synth(cfg, work / "ray", seed=0, progress=False, execution=ExecutionConfig(executor="ray"))
             ray_s = time.perf_counter() - t0
         finally:
             ray.shutdown()

@@ -155,12 +155,12 @@ def test_pipeline_config_default_is_valid():
 
 def test_settings_that_cannot_change_outputs_are_written_but_not_hashed(tmp_path):
     from tooldojo.runs import config_hash
-    from tooldojo.synth.config import SynthConfig
+    from tooldojo.synth.config import SynthConfig, TeacherConfig
 
-    local, on_ray = SynthConfig(), SynthConfig(executor="ray", ray_workers=3)
+    local, on_ray = SynthConfig(), SynthConfig(teacher=TeacherConfig(concurrency=64))
     assert config_hash(local) == config_hash(on_ray)                       # a finished run stays up to date
     assert config_hash(local) != config_hash(SynthConfig(queries_per_family=3))
     with StageRun(tmp_path / "synth", "synth", on_ray):
         pass
-    assert "executor: ray" in (tmp_path / "synth" / "config.yaml").read_text()   # ... and is reproducible
+    assert "concurrency: 64" in (tmp_path / "synth" / "config.yaml").read_text()   # ... and is reproducible
     assert StageRun(tmp_path / "synth", "synth", local).up_to_date()

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tooldojo.ablate.config import AblateConfig
 from tooldojo.dedup.config import DedupConfig
 from tooldojo.errors import ConfigError
 from tooldojo.eval.config import EvalConfig
+from tooldojo.executors.config import ExecutionConfig, move_deprecated_keys
 from tooldojo.split.config import SplitConfig
 from tooldojo.synth.config import SynthConfig
 from tooldojo.train.config import TrainConfig, upgrade_keys
@@ -43,6 +44,19 @@ class PipelineConfig(BaseModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     ablate: AblateConfig = Field(default_factory=AblateConfig)
     """``tooldojo ablate``: the variants compared and the time plan (the other commands ignore it)."""
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    """Where ``synth`` and ``dedup`` run (``local`` or ``ray``); not part of any stage's config hash."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        """The old ``synth.executor``/``dedup.ray_*`` keys, mapped to ``execution.*`` with a deprecation line."""
+        return move_deprecated_keys(data) if isinstance(data, dict) else data
+
+    def seed_for(self, stage: str) -> int:
+        """The seed ``stage`` runs with: the stage's own ``seed`` wins over the global one."""
+        own = getattr(getattr(self, stage), "seed", None)
+        return self.seed if own is None else own
 
 
 def _read_file(path: Path) -> dict[str, Any]:

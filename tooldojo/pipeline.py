@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from tooldojo.config import PipelineConfig
 from tooldojo.runs import Manifest, read_manifest, write_text
+from tooldojo.stages import STAGES as REGISTRY
 
-STAGES = ("synth", "dedup", "split", "train", "eval")
-_MANIFEST_DIR = {"eval": "eval/trained"}
-"""Where a stage's last manifest lives, relative to the run folder, when not in ``<run>/<stage>``."""
+STAGES = tuple(REGISTRY)
+"""The stage names, in pipeline order."""
 
 
 @dataclass
@@ -26,52 +25,6 @@ class StageResult:
     ran: bool
     seconds: float
     manifest: Manifest | None
-
-
-def _seed(cfg: PipelineConfig, stage_cfg: Any) -> int:
-    own = getattr(stage_cfg, "seed", None)
-    return cfg.seed if own is None else own
-
-
-def _run_stage(stage: str, cfg: PipelineConfig, force: bool) -> list[Manifest]:
-    run_dir = cfg.run_dir
-    if stage == "synth":
-        from tooldojo.synth import run_synth
-
-        manifest = run_synth(cfg.synth, run_dir, seed=_seed(cfg, cfg.synth), force=force)
-        if manifest.status == "partial":  # the later stages need every item: stop loudly, resumable
-            from tooldojo.errors import DataError
-
-            failed = manifest.stats.get("failed", {})
-            raise DataError(f"synth ended partial ({sum(failed.values())} items failed: "
-                            + ", ".join(f"{k} {v}" for k, v in failed.items()) + ")", field=str(run_dir / "synth"),
-                            fix="rerun the same command: it retries exactly the failed items")
-        return [manifest]
-    if stage == "dedup":
-        from tooldojo.dedup import run_dedup
-
-        return [run_dedup(cfg.dedup, run_dir, seed=cfg.seed, force=force)]
-    if stage == "split":
-        from tooldojo.split import run_split
-
-        return [run_split(cfg.split, run_dir, seed=_seed(cfg, cfg.split), force=force)]
-    if stage == "train":
-        from tooldojo.train import run_train
-
-        return [run_train(cfg.train, run_dir, seed=_seed(cfg, cfg.train), force=force)]
-    if stage == "eval":
-        from tooldojo.eval import compare_runs, run_eval
-
-        seed = _seed(cfg, cfg.eval)
-        base = cfg.eval.model_copy(update={"model": cfg.eval.model or cfg.train.model or "gemma-3-270m"})
-        manifests = [
-            run_eval(base, run_dir, seed=seed, force=force, name="base"),
-            run_eval(cfg.eval.model_copy(update={"model": str(run_dir / "train" / "final")}), run_dir,
-                     seed=seed, force=force, name="trained"),
-        ]
-        compare_runs([run_dir / "eval" / "base", run_dir / "eval" / "trained"], out=run_dir / "eval" / "compare")
-        return manifests
-    raise ValueError(stage)
 
 
 def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] = STAGES, force: bool = False) -> list[StageResult]:
@@ -84,9 +37,10 @@ def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] = STAGES, force
     results = []
     for i, stage in enumerate(stages, 1):
         console.rule(f"[bold]{i}/{len(stages)} {stage}")
-        before = read_manifest(cfg.run_dir / _MANIFEST_DIR.get(stage, stage))
+        spec = REGISTRY[stage]
+        before = read_manifest(cfg.run_dir / (spec.manifest_dir or stage))
         t0 = time.perf_counter()
-        manifests = _run_stage(stage, cfg, force)
+        manifests = spec.run(cfg, force=force)
         seconds = time.perf_counter() - t0
         after = manifests[-1] if manifests else None
         ran = force or before is None or before.finished_at != (after.finished_at if after else None)

@@ -44,9 +44,10 @@ def package_versions(names: Iterable[str] = _VERSIONED) -> dict[str, str]:
 
 
 NOT_HASHED = {"hash": False}
-"""``Field(..., json_schema_extra=NOT_HASHED)``: a setting that cannot change a stage's outputs (where or how
-fast it runs, e.g. ``executor``). It is written with the config but left out of :func:`config_hash`, so
-changing it does not make a finished stage rerun."""
+"""``Field(..., json_schema_extra=NOT_HASHED)``: a setting that cannot change a stage's outputs (how hard it
+drives a server: the synth teacher's concurrency, rate limits, timeouts, retries, cost cap, circuit breaker).
+It is written with the config but left out of :func:`config_hash`, so changing it does not make a finished
+stage rerun. Where a stage runs is not in its config at all (the ``execution`` section)."""
 
 
 def _hashed_fields(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:

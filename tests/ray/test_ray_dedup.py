@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from tests.dedup.dedup_synthdata import catalog_records, planted_family, write_synth
 from tooldojo.dedup.config import DedupConfig, MinHashConfig, SemanticConfig
 from tooldojo.dedup.filters import minhash_pairs, semantic_pairs
+from tooldojo.executors import ExecutionConfig
+from tooldojo.executors.ray import RayExecutor
 from tooldojo.runs import config_hash
 from tooldojo.similarity.semantic import encode_config
 
@@ -33,20 +35,21 @@ def _texts(n_base: int = 1800, seed: int = 0) -> list[str]:
 
 
 def test_minhash_pairs_equal(ray_local):
-    from tooldojo.dedup.ray_exec import ray_minhash_pairs
+    from tooldojo.dedup.parallel import minhash_pairs_on
 
     texts = _texts()
     assert len(texts) > 2000  # the LSH path, not the exhaustive one
     cfg = MinHashConfig()
     local_pairs, local_sigs = minhash_pairs(texts, cfg)
-    ray_pairs, ray_sigs = ray_minhash_pairs(texts, cfg)
+    with RayExecutor() as executor:
+        ray_pairs, ray_sigs = minhash_pairs_on(executor, texts, cfg)
     assert np.array_equal(local_sigs, ray_sigs)
     assert len(local_pairs) > 600
     assert [(p.a, p.b, p.similarity) for p in ray_pairs] == [(p.a, p.b, p.similarity) for p in local_pairs]
 
 
 def test_text_dedup_equal(ray_local):
-    from tooldojo.dedup.ray_exec import local_text_dedup, ray_text_dedup
+    from tooldojo.dedup.ray_text import local_text_dedup, ray_text_dedup
 
     texts = _texts(seed=1)
     cfg = MinHashConfig(threshold=0.8, link_threshold=0.5)
@@ -60,17 +63,19 @@ def test_text_dedup_equal(ray_local):
 
 
 def test_embedding_filter_equal(ray_local):
-    from tooldojo.dedup.ray_exec import ray_encode, ray_semantic_pairs
+    from tooldojo.dedup.parallel import encode_on, semantic_pairs_on
 
     _, queries = catalog_records(max_families=40, per_pattern=1)
     texts = [q.text for q in queries][:400]
     cfg = SemanticConfig(block_size=128, batch_size=64, link_threshold=0.8, threshold=0.9)
     local_emb = encode_config(texts, cfg)
-    ray_emb = ray_encode(texts, cfg)
+    with RayExecutor() as executor:
+        ray_emb = encode_on(executor, texts, cfg)
+        ray_p = [(p.a, p.b) for p in semantic_pairs_on(executor, local_emb, cfg)]
     assert ray_emb.shape == local_emb.shape
     np.testing.assert_allclose(ray_emb, local_emb, atol=1e-5)
     local_p = [(p.a, p.b) for p in semantic_pairs(local_emb, cfg)]
-    assert local_p and [(p.a, p.b) for p in ray_semantic_pairs(local_emb, cfg)] == local_p
+    assert local_p and ray_p == local_p
     assert [(p.a, p.b) for p in semantic_pairs(ray_emb, cfg)] == local_p
 
 
@@ -105,11 +110,12 @@ def test_dedup_stage_cli_equal(ray_local, tmp_path):
     assert any(r["filter"] == "minhash" and r["table"] == "queries" for r in removed)
     assert json.loads((ray / "manifest.json").read_text())["stats"]["executor"] == "ray"
     # the executor is not part of the config hash: the local run is up to date for a ray rerun and back
-    assert config_hash(DedupConfig(executor="ray")) == config_hash(DedupConfig())  # written, not hashed
+    assert json.loads((ray / "manifest.json").read_text())["config_hash"] == \
+        json.loads((local / "manifest.json").read_text())["config_hash"] == config_hash(DedupConfig(semantic={"enabled": False}))
 
 
 def test_ann_semantic_pairs_equal(ray_local):
-    from tooldojo.dedup.ray_exec import ray_semantic_pairs
+    from tooldojo.dedup.parallel import semantic_pairs_on
 
     rng = np.random.default_rng(0)
     emb = rng.standard_normal((600, 32)).astype(np.float32)
@@ -118,4 +124,5 @@ def test_ann_semantic_pairs_equal(ray_local):
     cfg = SemanticConfig(exact_up_to=100, block_size=128, link_threshold=0.8, threshold=0.9)
     local = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg)]
     assert len(local) >= 250
-    assert [(p.a, p.b, p.similarity) for p in ray_semantic_pairs(emb, cfg, workers=2)] == local
+    with RayExecutor(ExecutionConfig(executor="ray", ray_workers=2)) as executor:
+        assert [(p.a, p.b, p.similarity) for p in semantic_pairs_on(executor, emb, cfg)] == local

@@ -7,9 +7,10 @@ import sys
 import pytest
 
 from tooldojo.errors import ConfigError
-from tooldojo.ray_session import import_ray
-from tooldojo.synth.config import SynthConfig, TeacherConfig
-from tooldojo.synth.ray_exec import teacher_share
+from tooldojo.executors import ExecutionConfig
+from tooldojo.executors.ray import import_ray
+from tooldojo.synth.config import TeacherConfig
+from tooldojo.synth.shards import teacher_share
 
 
 def test_missing_ray_names_the_install_command(monkeypatch, tmp_path):
@@ -34,20 +35,24 @@ def test_teacher_share_splits_limits():
     assert teacher_share(TeacherConfig(concurrency=2), 8).concurrency == 1
 
 
-def test_executor_fields_do_not_change_the_config_hash():
+def test_executor_fields_do_not_change_the_config_hash(capsys):
+    from tooldojo.config import load_config
     from tooldojo.runs import config_hash
 
-    base = SynthConfig()
-    assert config_hash(base) == config_hash(SynthConfig(executor="ray", ray_address="auto", ray_workers=4))
+    base = load_config()
+    moved = load_config(overrides=["synth.executor=ray", "synth.ray_address=auto", "synth.ray_workers=4"])
+    assert moved.execution == ExecutionConfig(executor="ray", ray_address="auto", ray_workers=4)
+    assert config_hash(moved.synth) == config_hash(base.synth)
+    assert "synth.executor is deprecated: use execution.executor" in capsys.readouterr().err
     with pytest.raises(ValueError):
-        SynthConfig(executor="spark")
+        ExecutionConfig(executor="spark")
 
 
 def test_unreachable_ray_address_fails_fast():
     pytest.importorskip("ray")
     import socket
 
-    from tooldojo.ray_session import ray_session
+    from tooldojo.executors.ray import ray_session
 
     with socket.socket() as s:  # a port with nothing listening
         s.bind(("127.0.0.1", 0))

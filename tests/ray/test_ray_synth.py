@@ -12,10 +12,13 @@ import pytest
 
 from tests.openai_stub import OpenAIStub
 from tests.synth.synth_responder import SynthResponder
+from tooldojo.executors import ExecutionConfig
 from tooldojo.synth.config import SynthConfig, TeacherConfig
 from tooldojo.synth.stage import run_synth
 
 pytest.importorskip("ray", reason="ray is an optional extra: pip install 'tooldojo[ray]'")
+
+RAY = ExecutionConfig(executor="ray")
 
 OUTPUTS = ("tools.jsonl", "queries.jsonl")
 
@@ -31,13 +34,13 @@ def _same_outputs(a, b) -> None:
 def test_offline_teacher_same_output_and_resume(ray_local, tmp_path):
     cfg = SynthConfig(families_per_domain=2, queries_per_family=4)
     local = run_synth(cfg, tmp_path / "local", seed=7, progress=False)
-    on_ray = run_synth(cfg.model_copy(update={"executor": "ray"}), tmp_path / "ray", seed=7, progress=False)
+    on_ray = run_synth(cfg, tmp_path / "ray", seed=7, progress=False, execution=RAY)
     _same_outputs(tmp_path / "local", tmp_path / "ray")
     assert on_ray.counts == local.counts and on_ray.counts["queries"] > 100
     assert on_ray.stats["accounting"] == local.stats["accounting"]
     assert on_ray.stats["executor"] == "ray"
     # the shared store is the run's cache.sqlite: a forced rerun on Ray answers everything from it
-    again = run_synth(cfg.model_copy(update={"executor": "ray"}), tmp_path / "ray", seed=7, force=True, progress=False)
+    again = run_synth(cfg, tmp_path / "ray", seed=7, force=True, progress=False, execution=RAY)
     total = again.stats["accounting"]["total"]
     assert total["sent"] == 0 and total["cache_hits"] == total["asked"] > 0
     _same_outputs(tmp_path / "local", tmp_path / "ray")
@@ -48,7 +51,7 @@ def test_killed_worker_shard_is_redone(ray_local, tmp_path):
     equals the local executor's and holds no duplicate."""
     import ray
 
-    from tooldojo.synth.ray_exec import coordinator_name
+    from tooldojo.synth.shards import coordinator_name
 
     teacher = dict(model="stub-model", concurrency=2, max_retries=0)
     cfg = SynthConfig(domains=["weather", "flights"], families_per_domain=6, queries_per_family=4, verify=True)
@@ -58,12 +61,11 @@ def test_killed_worker_shard_is_redone(ray_local, tmp_path):
         run_synth(cfg, tmp_path / "local", seed=1, progress=False)
         local_sent = len(stub.requests)
 
-        ray_cfg = cfg.model_copy(update={"executor": "ray"})
         box: dict = {}
 
         def work() -> None:
             try:
-                box["manifest"] = run_synth(ray_cfg, tmp_path / "ray", seed=1, progress=False)
+                box["manifest"] = run_synth(cfg, tmp_path / "ray", seed=1, progress=False, execution=RAY)
             except BaseException as err:  # surfaced below
                 box["error"] = err
 
@@ -115,7 +117,6 @@ def test_seed_tools_path_same_output(ray_local, tmp_path):
                                                           "limit": {"type": "integer", "description": "Max."}}}})
     cfg = SynthConfig(queries_per_family=4)
     local = run_synth(cfg, tmp_path / "local", seed=2, strong_tools=strong, progress=False)
-    run_synth(cfg.model_copy(update={"executor": "ray"}), tmp_path / "ray", seed=2, strong_tools=strong,
-              progress=False)
+    run_synth(cfg, tmp_path / "ray", seed=2, strong_tools=strong, progress=False, execution=RAY)
     assert local.counts["families"] >= 12
     _same_outputs(tmp_path / "local", tmp_path / "ray")

@@ -197,7 +197,7 @@ def _train(cfg: PipelineConfig, name: str, tc: TrainConfig) -> Any:
     link = folder / "split"
     if not link.exists():
         link.symlink_to(os.path.relpath(cfg.run_dir / "split", folder), target_is_directory=True)
-    seed = cfg.train.seed if cfg.train.seed is not None else cfg.seed
+    seed = cfg.seed_for("train")
     return run_train(tc, folder, seed=seed)
 
 
@@ -231,7 +231,7 @@ def _merge_stage2(cfg: PipelineConfig) -> Path:
 def _evaluate(cfg: PipelineConfig, variant: str, seed: int) -> Any:
     from tooldojo.eval import run_eval
 
-    seed = cfg.eval.seed if cfg.eval.seed is not None else seed
+    seed = cfg.seed_for("eval")
     return run_eval(cfg.eval.model_copy(update={"model": variant_model(cfg, variant)}), cfg.run_dir, seed=seed,
                     name=variant)
 
@@ -239,7 +239,7 @@ def _evaluate(cfg: PipelineConfig, variant: str, seed: int) -> Any:
 def _bfcl(cfg: PipelineConfig, variant: str, seed: int) -> Any:
     from tooldojo.eval.bfcl import run_bfcl
 
-    seed = cfg.eval.seed if cfg.eval.seed is not None else seed
+    seed = cfg.seed_for("eval")
     return run_bfcl(cfg.eval.model_copy(update={"model": variant_model(cfg, variant)}), cfg.run_dir, seed=seed,
                     name=variant)
 

@@ -17,6 +17,7 @@ from tooldojo.cli.options import (
     SeedOpt,
     SetOpt,
     drop_none,
+    execution_flags,
     handle_errors,
     load_pipeline_config,
 )
@@ -70,11 +71,10 @@ def register(app: typer.Typer) -> None:
         extra = drop_none({"dedup": {"minhash": {"threshold": threshold, "reference_index":
                                                  str(reference_index) if reference_index else None},
                                      "semantic": {"threshold": semantic_threshold,
-                                                  "enabled": False if no_semantic else None},
-                                     "executor": executor, "ray_address": ray_address,
-                                     "ray_workers": ray_workers}})
+                                                  "enabled": False if no_semantic else None}},
+                           **execution_flags(executor, ray_address, ray_workers)})
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
-        m = run_dedup(cfg.dedup, cfg.run_dir, seed=cfg.seed, force=force, files=files)
+        m = run_dedup(cfg.dedup, cfg.run_dir, force=force, files=files, execution=cfg.execution)
         typer.echo(f"{cfg.run_dir / 'dedup'}: " + ", ".join(f"{k} {v}" for k, v in m.counts.items()))
 
     @app.command("dedup-index")

@@ -46,7 +46,7 @@ def _eval_config(config, overrides, run_dir, seed, model, base_url, limit, batch
 def _run_and_echo(run, cfg, *, force: bool, name: str | None, stats: tuple[str, ...], under: str = "") -> None:
     """Run ``run`` (:func:`run_eval` or :func:`run_bfcl`) with the eval seed, then print one JSON line: the
     path of its ``RUN/eval/NAME/[under/]report.md`` and the manifest's ``stats`` named."""
-    manifest = run(cfg.eval, cfg.run_dir, seed=cfg.seed if cfg.eval.seed is None else cfg.eval.seed, force=force,
+    manifest = run(cfg.eval, cfg.run_dir, seed=cfg.seed_for("eval"), force=force,
                    name=name)
     report = Path(cfg.run_dir, "eval", manifest.stats["name"], under, "report.md")
     typer.echo(json.dumps({"report": str(report), **{k: manifest.stats.get(k) for k in stats}}))

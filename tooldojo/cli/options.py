@@ -22,9 +22,9 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override 
 RunDirOpt = Annotated[Path | None, typer.Option("--run-dir", "-r", help="Run folder (default: config's run_dir, `runs/default`).")]
 PresetOpt = Annotated[str | None, typer.Option("--preset", help="Start from a shipped preset: `demo`, `quick`, `results-cpu`, `results-gpu`, `results-tiny` (see tooldojo/presets/).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Global seed (default: config's seed, 0).")]
-ExecutorOpt = Annotated[str | None, typer.Option("--executor", help="`local` (default) or `ray` (needs `tooldojo[ray]`; see docs/scaling.md).")]
-RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to use (`ray://head:10001`, `auto`); default: start Ray on this machine.")]
-RayWorkersOpt = Annotated[int | None, typer.Option("--ray-workers", help="Ray shards/partitions/actors (default: the cluster's CPUs).")]
+ExecutorOpt = Annotated[str | None, typer.Option("--executor", help="`local` (default) or `ray` (needs `tooldojo[ray]`; see docs/scaling.md); sets execution.executor.")]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to use (`ray://head:10001`, `auto`); default: start Ray on this machine. Sets execution.ray_address.")]
+RayWorkersOpt = Annotated[int | None, typer.Option("--ray-workers", help="Parallel Ray tasks (default: the cluster's CPUs); sets execution.ray_workers.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even when up to date.")]
 
 
@@ -70,3 +70,8 @@ def drop_none(d: dict[str, Any]) -> dict[str, Any]:
         elif v is not None:
             out[k] = v
     return out
+
+
+def execution_flags(executor: str | None, ray_address: str | None, ray_workers: int | None) -> dict[str, Any]:
+    """``--executor/--ray-address/--ray-workers`` as the ``execution`` config section (unset flags left out)."""
+    return drop_none({"execution": {"executor": executor, "ray_address": ray_address, "ray_workers": ray_workers}})

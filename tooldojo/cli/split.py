@@ -85,8 +85,7 @@ def register(app: typer.Typer) -> None:
                                      "unseen_query_ratio": unseen_query_ratio,
                                      "audit_semantic": False if no_audit_semantic else None}})
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra)
-        seed_ = cfg.seed if cfg.split.seed is None else cfg.split.seed
-        m = run_split(cfg.split, cfg.run_dir, seed=seed_, force=force)
+        m = run_split(cfg.split, cfg.run_dir, seed=cfg.seed_for("split"), force=force)
         audit = m.stats.get("audit", {})
         typer.echo(f"{cfg.run_dir / 'split'}: " + ", ".join(f"{k} {v}" for k, v in m.counts.items())
                    + f"; leakage audit {'passed' if audit.get('passed') else 'FAILED'}")

@@ -17,6 +17,7 @@ from tooldojo.cli.options import (
     SeedOpt,
     SetOpt,
     drop_none,
+    execution_flags,
     handle_errors,
     load_pipeline_config,
 )
@@ -88,20 +89,19 @@ def register(app: typer.Typer) -> None:
             "domains": [d.strip() for d in domains.split(",") if d.strip()] if domains else None,
             "families_per_domain": families_per_domain, "queries_per_family": queries_per_family,
             "seed_tools": seed_tools, "seed_tools_cap": seed_tools_cap, "verify": verify,
-            "executor": executor, "ray_address": ray_address, "ray_workers": ray_workers,
-        }})
+        }, **execution_flags(executor, ray_address, ray_workers)})
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra, preset=preset)
         s = cfg.synth
         if s.teacher.base_url and s.teacher.model == "offline":
             raise ConfigError("--base-url is set but the teacher is `offline`", field="--teacher",
                               fix="name the server's model with --teacher MODEL")
-        run_seed = cfg.seed if s.seed is None else s.seed
+        run_seed = cfg.seed_for("synth")
         if estimate:
             from tooldojo.synth.estimate import estimate_run, print_estimate
 
             print_estimate(estimate_run(s, seed=run_seed))
             return
-        manifest = run_synth(s, cfg.run_dir, seed=run_seed, force=force)
+        manifest = run_synth(s, cfg.run_dir, seed=run_seed, force=force, execution=cfg.execution)
         c = manifest.counts
         typer.echo(f"{cfg.run_dir / 'synth'}: {c.get('families', 0)} families, {c.get('tools', 0)} tools, "
                    f"{c.get('queries', 0)} queries, {c.get('drops', 0)} dropped")

@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
                    "max_examples": max_examples},
         }})
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir, seed=seed, extra=extra, preset=preset)
-        train_seed = cfg.train.seed if cfg.train.seed is not None else cfg.seed
+        train_seed = cfg.seed_for("train")
         wanted = _phases(phases)
         from tooldojo.train.config import PHASES
 

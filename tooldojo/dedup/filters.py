@@ -94,8 +94,8 @@ def encode_texts(texts: Sequence[str], cfg: Any, progress: bool = False) -> np.n
 @dataclass(frozen=True)
 class FilterOps:
     """The similarity computations of :func:`~tooldojo.dedup.stage.dedup_records`; the keep rules run on
-    their results. The default is this process; :mod:`tooldojo.dedup.ray_exec` gives Ray-backed ones that
-    return the same pairs."""
+    their results. The default is this process; :mod:`tooldojo.dedup.parallel` gives executor-backed ones
+    that return the same pairs."""
 
     minhash_pairs: Callable[[Sequence[str], Any], tuple[list[Pair], np.ndarray]] = minhash_pairs
     encode: Callable[..., np.ndarray] = encode_texts

@@ -13,6 +13,8 @@ import numpy as np
 from tooldojo.dedup.config import DedupConfig
 from tooldojo.dedup.filters import FilterOps, Match, Pair, components, greedy_keep
 from tooldojo.dedup.inputs import Inputs, load_inputs
+from tooldojo.dedup.parallel import filter_ops
+from tooldojo.executors import ExecutionConfig, make_executor
 from tooldojo.records import QueryRecord, ToolRecord
 from tooldojo.runs import (
     Manifest,
@@ -100,7 +102,7 @@ def _filter_pairs(ops: FilterOps, config: DedupConfig, texts: list[str], ids: li
 def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False,
                   ops: FilterOps | None = None) -> DedupResult:
     """Apply the filters to validated records (the library core of :func:`run_dedup`). ``ops`` computes the
-    similarity pairs (default: in this process; :func:`tooldojo.dedup.ray_exec.ray_filter_ops`: on Ray)."""
+    similarity pairs (default: in this process; :func:`tooldojo.dedup.parallel.filter_ops`: on an executor)."""
     ops = ops or FilterOps()
     mh = config.minhash
     log = _log if progress else (lambda _msg: None)
@@ -383,11 +385,13 @@ def input_files(spec: str) -> tuple[Path, Path]:
     return paths
 
 
-def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool = False,
-              files: tuple[Path, Path] | None = None) -> Manifest:
+def run_dedup(config: DedupConfig, run_dir: Path, *, force: bool = False,
+              files: tuple[Path, Path] | None = None, execution: ExecutionConfig | None = None) -> Manifest:
     """Filter ``run_dir/synth`` (or ``files``: ``(tools.jsonl, queries.jsonl)`` of records from elsewhere, with
-    the same validation) into ``run_dir/dedup`` (skipped when up to date unless ``force``). Every input row is
-    read and checked before the run folder is touched."""
+    the same validation) into ``run_dir/dedup`` (skipped when up to date unless ``force``), computing the
+    similarity pairs on the executor ``execution`` names (local by default; the same pairs either way). Every
+    input row is read and checked before the run folder is touched. The manifest's ``seed`` is the one the
+    filters use: ``dedup.minhash.seed`` (the MinHash permutations; nothing else in dedup is random)."""
     run_dir = Path(run_dir)
     if files is None:
         inputs = {"synth": upstream_fingerprint(run_dir / "synth", needed_by="dedup")}
@@ -405,15 +409,9 @@ def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool 
     if not force and st.up_to_date():
         return read_manifest(st.dir)  # type: ignore[return-value]
     data = load_inputs(run_dir / "synth", config.on_invalid, files=files)
-    with st:
-        if config.executor == "ray":
-            from tooldojo.dedup.ray_exec import ray_filter_ops
-            from tooldojo.ray_session import ray_session
-
-            with ray_session(config.ray_address, field="dedup.executor"):
-                res = dedup_records(config, data, progress=True, ops=ray_filter_ops(config.ray_workers))
-        else:
-            res = dedup_records(config, data, progress=True)
+    executor = make_executor(execution)
+    with st, executor:
+        res = dedup_records(config, data, progress=True, ops=filter_ops(executor))
         st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", res.tools), "tools.jsonl")
         st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", res.queries), "queries.jsonl")
         st.record_output("clusters", write_jsonl(st.dir / "clusters.jsonl", res.clusters), "clusters.jsonl")
@@ -425,8 +423,8 @@ def run_dedup(config: DedupConfig, run_dir: Path, *, seed: int = 0, force: bool 
         st.record_output("report", None, "report.md")
         st.counts["families"] = res.stats["kept"]["families"]
         st.stats.update(res.stats)
-        st.stats["seed"] = seed
-        st.stats["executor"] = config.executor
+        st.stats["seed"] = config.minhash.seed
+        st.stats["executor"] = executor.name
     _log(f"kept {len(res.tools)} tools, {len(res.queries)} queries in {len(res.clusters)} clusters; "
          f"removed {len(res.removed)} rows (see {st.dir / 'report.md'})")
     return st.manifest

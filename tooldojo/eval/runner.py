@@ -226,7 +226,8 @@ def run_eval(config: EvalConfig, run_dir: Path, *, seed: int = 0, force: bool = 
              generator: Generator | None = None) -> Manifest:
     """Evaluate a model (or endpoint) on the run's scenario sets into ``<run>/eval/<name>/``.
 
-    ``name`` defaults to a slug of the model. ``config.seed`` (if set) wins over ``seed``. ``generator``
+    ``name`` defaults to a slug of the model. ``seed`` is the stage's seed, already resolved
+    (:meth:`~tooldojo.config.PipelineConfig.seed_for`; it is recorded as ``config.seed``). ``generator``
     replaces the backend ``config`` describes (e.g. a :class:`~tooldojo.eval.generation.FunctionGenerator`);
     it is known by its ``name`` for skipping. Skipped when the folder's manifest is complete for the same
     config, dataset and model, unless ``force``.
@@ -237,7 +238,6 @@ def run_eval(config: EvalConfig, run_dir: Path, *, seed: int = 0, force: bool = 
     from tooldojo.runs import write_json, write_jsonl
 
     run_dir = Path(run_dir)
-    seed = config.seed if config.seed is not None else seed
     config = config.model_copy(update={"seed": seed})
     if config.dataset is None:
         ds_path = run_dir / "split" / "dataset"

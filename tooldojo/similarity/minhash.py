@@ -318,57 +318,13 @@ def _unique(a: np.ndarray) -> np.ndarray:
     return a[np.concatenate([[True], a[1:] != a[:-1]])]
 
 
-def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start index and length of each run of equal values in a sorted array."""
-    if len(sorted_keys) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    change = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    lengths = np.diff(np.concatenate([starts, [len(sorted_keys)]]))
-    return starts, lengths
-
-
-def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, *, all_pairs_up_to: int = 16
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(i, j)``, ``i < j``, that share at least one LSH bucket within ``sigs``.
-
-    A bucket of up to ``all_pairs_up_to`` members gives all its pairs; a larger bucket links each member to
-    the bucket's first member and to its predecessor, in row order (linear, so a bucket of identical items
-    cannot blow up into a quadratic number of pairs). :func:`bucket_pairs` applies the same rule to buckets
-    gathered elsewhere (the Ray executor's groupby), so both give the same pairs.
-    """
-    keys = band_keys(sigs, bands, rows)
-    ii, jj = [], []
-    for band in range(bands):
-        order = np.argsort(keys[:, band])
-        starts, lengths = _runs(keys[order, band])
-        for size in range(2, all_pairs_up_to + 1):
-            sel = starts[lengths == size]
-            if not len(sel):
-                continue
-            members = order[sel[:, None] + np.arange(size)[None, :]]
-            a, b = np.triu_indices(size, 1)
-            ii.append(members[:, a].ravel())
-            jj.append(members[:, b].ravel())
-        big = lengths > all_pairs_up_to
-        if big.any():
-            for s, m in zip(starts[big], lengths[big], strict=True):
-                mem = np.sort(order[s:s + m])
-                ii += [np.full(m - 1, mem[0]), mem[:-1]]
-                jj += [mem[1:], mem[1:]]
-    if not ii:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    i, j = np.concatenate(ii).astype(np.int64), np.concatenate(jj).astype(np.int64)
-    lo, hi = np.minimum(i, j), np.maximum(i, j)
-    code = _unique(lo * len(sigs) + hi)
-    return code // len(sigs), code % len(sigs)
-
-
 def bucket_pairs(band: np.ndarray, keys: np.ndarray, members: np.ndarray, *, all_pairs_up_to: int = 16
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)``, ``i < j`` (not deduplicated), of rows ``members`` that share a bucket (equal
-    ``band`` and band key ``keys``, as from :func:`band_keys`), with :func:`candidate_pairs`' rule for large
-    buckets: the same pairs as :func:`candidate_pairs` gives for these buckets."""
+    ``band`` and band key ``keys``, as from :func:`band_keys`): the one LSH bucket rule, wherever the buckets
+    were gathered. A bucket of up to ``all_pairs_up_to`` members gives all its pairs; a larger bucket links
+    each member to the bucket's first member and to its predecessor, in row order (linear, so a bucket of
+    identical items cannot blow up into a quadratic number of pairs)."""
     order = np.lexsort((members, keys, band))  # by bucket, then row: each bucket's members in row order
     band, keys, members = band[order], keys[order], members[order]
     if len(keys):
@@ -397,10 +353,42 @@ def bucket_pairs(band: np.ndarray, keys: np.ndarray, members: np.ndarray, *, all
     return np.minimum(i, j), np.maximum(i, j)
 
 
+def band_pairs(sigs: np.ndarray, bands: int, rows: int, *, first: int = 0, last: int | None = None,
+               all_pairs_up_to: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bucket_pairs` of the rows of ``sigs`` over bands ``first..last`` (default: every band); not
+    deduplicated. Band groups can be done apart (e.g. one task each) and joined with :func:`distinct_pairs`."""
+    last = bands if last is None else last
+    keys = band_keys(np.ascontiguousarray(sigs[:, first * rows:last * rows]), last - first, rows)
+    n, b = keys.shape
+    return bucket_pairs(np.tile(np.arange(b, dtype=np.int32), n), keys.ravel(), np.repeat(np.arange(n), b),
+                        all_pairs_up_to=all_pairs_up_to)
+
+
+def distinct_pairs(i: np.ndarray, j: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs of rows (of ``n``) among ``(i, j)`` (``i < j``), sorted by ``(i, j)``."""
+    if not len(i):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    code = _unique(np.asarray(i, np.int64) * n + np.asarray(j, np.int64))
+    return code // n, code % n
+
+
+def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, *, all_pairs_up_to: int = 16
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)``, ``i < j``, that share at least one LSH bucket within ``sigs`` (:func:`bucket_pairs`'
+    rule), distinct and sorted."""
+    return distinct_pairs(*band_pairs(sigs, bands, rows, all_pairs_up_to=all_pairs_up_to), len(sigs))
+
+
 def similar_pairs(sigs: np.ndarray, bands: int, rows: int, min_similarity: float = 0.0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LSH candidate pairs within ``sigs`` with estimated Jaccard ``>= min_similarity``: ``(i, j, sim)``."""
-    i, j = candidate_pairs(sigs, bands, rows)
+    return verified_pairs(sigs, *candidate_pairs(sigs, bands, rows), min_similarity)
+
+
+def verified_pairs(sigs: np.ndarray, i: np.ndarray, j: np.ndarray, min_similarity: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs ``(i, j)`` of rows of ``sigs`` whose estimated Jaccard is ``>= min_similarity``,
+    with it: ``(i, j, sim)``."""
     sim = pair_jaccard(sigs, i, sigs, j)
     keep = sim >= min_similarity
     return i[keep], j[keep], sim[keep]

@@ -68,7 +68,8 @@ def _read_clusters(path: Path) -> list[dict[str, Any]]:
 
 def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool = False) -> Manifest:
     """Split ``run_dir/dedup`` by family cluster into ``run_dir/split``: assignments, scenario datasets
-    (``split/dataset``), leakage audit (``audit.json``, also in the manifest) and the dataset card."""
+    (``split/dataset``), leakage audit (``audit.json``, also in the manifest) and the dataset card. ``seed`` is
+    the stage's seed, already resolved (:meth:`~tooldojo.config.PipelineConfig.seed_for`)."""
     from tooldojo.dataset_io import build_dataset_dicts, save_dataset_dicts
     from tooldojo.split.audit import audit_dataset, summary_lines
     from tooldojo.split.card import CardInfo, plot_domains, provenance_summary, render_card, statistics
@@ -76,7 +77,6 @@ def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool 
     from tooldojo.split.sides import assign
 
     run_dir = Path(run_dir)
-    seed = config.seed if config.seed is not None else seed
     dedup_dir = run_dir / "dedup"
     st = StageRun(run_dir / "split", "split", config,
                   inputs={"dedup": upstream_fingerprint(dedup_dir, needed_by="split"), "seed": str(seed)})

@@ -81,10 +81,3 @@ class SynthConfig(BaseModel):
     """A seed-catalog folder (``*.json`` domain files) instead of the shipped one: few-shot seeds and the
     offline teacher's source."""
     seed: int | None = None
-    executor: Literal["local", "ray"] = Field("local", json_schema_extra=NOT_HASHED)
-    """``ray``: shard the teacher requests across Ray workers (``tooldojo[ray]``, see docs/scaling.md); same
-    output as ``local``. Not part of the config hash (it does not change outputs)."""
-    ray_address: str | None = Field(None, json_schema_extra=NOT_HASHED)
-    """An existing Ray cluster (``ray://host:10001`` or ``auto``); ``None`` starts Ray on this machine."""
-    ray_workers: int | None = Field(None, ge=1, json_schema_extra=NOT_HASHED)
-    """Shards per step (one Ray task each, splitting the teacher limits); ``None`` = the cluster's CPUs."""

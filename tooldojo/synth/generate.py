@@ -118,7 +118,7 @@ def _reason(reply: TeacherReply) -> str:
 
 Mapper = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
 """``await mapper(kind, items)``: :meth:`Synthesizer.step` applied to every item, results in item order
-(the default runs them concurrently in this process; :mod:`tooldojo.synth.ray_exec` shards them on Ray)."""
+(the default runs them concurrently in this process; :mod:`tooldojo.synth.shards` shards them on a distributed executor)."""
 
 
 class Synthesizer:

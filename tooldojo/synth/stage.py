@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import ConfigError, DataError, TeacherError, ToolDojoError
+from tooldojo.executors import ExecutionConfig, make_executor
 from tooldojo.records import stable_id
 from tooldojo.runs import (
     MANIFEST,
@@ -118,7 +119,8 @@ async def _synthesize(synth: Synthesizer, teacher: Teacher, strong_tools) -> Syn
 
 def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool = False,
               strong_tools: list[dict[str, Any]] | None = None, progress: bool = True,
-              seed_queries: dict[str, list[dict[str, Any]]] | None = None) -> Manifest:
+              seed_queries: dict[str, list[dict[str, Any]]] | None = None,
+              execution: ExecutionConfig | None = None) -> Manifest:
     """Synthesize tool families and queries into ``<run_dir>/synth/`` (skipped when up to date).
 
     ``strong_tools`` (OpenAI function schemas) switches to the import direction: each is a family's strong
@@ -127,7 +129,8 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
     ``seed_queries`` (strong tool name -> ``{"text", "arguments"}``; read with the tools from an imported
     dataset) are shown to the ``queries`` step: the offline teacher answers with them, a real teacher sees
     them as examples. Without either, the teacher writes base tools per domain and upgrades them. Answers are cached in
-    ``cache.sqlite``, so an interrupted run resumes without re-sending answered requests.
+    ``cache.sqlite``, so an interrupted run resumes without re-sending answered requests. ``execution`` picks
+    the executor (local by default; a distributed one runs each step in shards, :mod:`tooldojo.synth.shards`).
 
     Everything that can be checked is checked before the stage folder is touched (:func:`preflight`). A
     run whose items partly failed ends ``partial`` (outputs written; the same call retries exactly the
@@ -144,19 +147,21 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
     strong_tools, seed_queries, domains = plan.strong_tools, plan.seed_queries, plan.domains
 
     _record_state(st, "running")
-    on_ray = config.executor == "ray"  # on Ray, the coordinator actor owns cache.sqlite (synth/ray_exec.py)
-    cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache and not on_ray else None
+    executor = make_executor(execution)
+    sharded = executor.distributed  # then the coordinator service owns cache.sqlite (synth/shards.py)
+    cache = ResponseCache(stage_dir / "cache.sqlite") if config.teacher.cache and not sharded else None
     bar = _RichProgress(expected_requests(config, len(domains), None if strong_tools is None else len(strong_tools))) \
         if progress else None
     teacher = make_teacher(config.teacher, seed=seed, cache=cache, progress=bar, catalog_folder=catalog_folder)
     synth = Synthesizer(config.model_copy(update={"domains": domains or None}), teacher, templates, plan.catalog,
                         seed=seed, seed_queries=seed_queries)
     try:
-        if on_ray:
-            from tooldojo.synth.ray_exec import run_on_ray
+        if sharded:
+            from tooldojo.synth.shards import run_sharded
 
-            result = run_on_ray(synth, teacher, strong_tools, stage_dir=stage_dir, seed=seed,
-                                catalog_folder=catalog_folder, progress=bar)
+            with executor:
+                result = run_sharded(executor, synth, teacher, strong_tools, stage_dir=stage_dir, seed=seed,
+                                     catalog_folder=catalog_folder, progress=bar)
         elif bar is not None:
             with bar:
                 result = run_coroutine(_synthesize(synth, teacher, strong_tools))
@@ -177,7 +182,7 @@ def run_synth(config: SynthConfig, run_dir: Path, *, seed: int = 0, force: bool 
         _record_state(st, "failed", err, teacher)
         raise err
     with st:
-        _write_outputs(st, result, teacher, templates, config, catalog_folder, plan.seed_stats)
+        _write_outputs(st, result, teacher, templates, config, catalog_folder, plan.seed_stats, executor.name)
     if result.failed:
         st.manifest.status = "partial"
         write_json(stage_dir / MANIFEST, st.manifest.model_dump(mode="json"))
@@ -320,7 +325,8 @@ def _seed_rejections(result: SynthResult) -> dict[str, int]:
 
 
 def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, templates: TemplateSet,
-                   config: SynthConfig, catalog_folder: str | None, seed_stats: dict[str, Any] | None = None) -> None:
+                   config: SynthConfig, catalog_folder: str | None, seed_stats: dict[str, Any] | None = None,
+                   executor: str = "local") -> None:
     offline = teacher.model_label == OFFLINE
     st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", result.tools), "tools.jsonl")
     st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", result.queries), "queries.jsonl")
@@ -344,7 +350,7 @@ def _write_outputs(st: StageRun, result: SynthResult, teacher: Teacher, template
                                           for q in result.queries)),
         "catalog": {"folder": catalog_folder or "shipped", **catalog_stats(catalog_folder)},
         "cache": "cache.sqlite" if config.teacher.cache else None,
-        "executor": config.executor,
+        "executor": executor,
     })
     if seed_stats is not None:
         fams = len({t.family_id for t in result.tools})

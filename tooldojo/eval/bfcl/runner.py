@@ -144,7 +144,8 @@ def render_bfcl_report(metrics: dict[str, Any]) -> str:
 
 def run_bfcl(config: EvalConfig, run_dir: Path, *, seed: int = 0, force: bool = False, name: str | None = None,
              generator: Generator | None = None) -> Manifest:
-    """Run BFCL's single-turn categories (``config.bfcl``) on ``config``'s model into ``<run>/eval/<name>/bfcl/``."""
+    """Run BFCL's single-turn categories (``config.bfcl``) on ``config``'s model into ``<run>/eval/<name>/bfcl/``
+    (``seed``: the stage's seed, from :meth:`~tooldojo.config.PipelineConfig.seed_for`)."""
     from tooldojo.eval.bfcl.venv import bfcl_status, call_worker, require_venv
     from tooldojo.eval.plots import grouped_bars
     from tooldojo.eval.report import write_reports
@@ -159,7 +160,6 @@ def run_bfcl(config: EvalConfig, run_dir: Path, *, seed: int = 0, force: bool = 
     from tooldojo.runs import config_hash, write_json, write_jsonl
 
     run_dir = Path(run_dir)
-    seed = config.seed if config.seed is not None else seed
     config = config.model_copy(update={"seed": seed})
     venv = require_venv(config.bfcl)
     version = (bfcl_status(config.bfcl) or {}).get("version", "?")

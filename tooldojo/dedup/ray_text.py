@@ -1,36 +1,28 @@
-"""The dedup filters on Ray: the same pairs as the single-machine path, computed on a cluster.
+"""MinHash near-duplicate removal of a large plain text collection on Ray Data (``ray_text_dedup``; the
+``dedup`` stage itself runs on any executor through :mod:`tooldojo.dedup.parallel`). Needs ``tooldojo[ray]``.
 
 - **MinHash signatures**: ``map_batches`` with :meth:`~tooldojo.similarity.minhash.MinHasher.signatures`.
 - **LSH banding**: every row becomes ``bands`` rows ``(band, band key, row)`` (:func:`~tooldojo.similarity.minhash.band_keys`),
   shuffled by a hash of the band key (``groupby`` on a partition of the (band, band-hash) key space) and
   grouped into buckets inside each partition; :func:`~tooldojo.similarity.minhash.bucket_pairs` applies the
-  single-machine candidate rule (all pairs up to 16 members, first + predecessor above) per bucket.
+  single-machine bucket rule per bucket.
 - **Verification**: candidate pairs are made distinct (``groupby(i, j)``), joined twice with the signatures
   (``Dataset.join``) and kept when :func:`~tooldojo.similarity.minhash.pair_jaccard` reaches the threshold.
-- **Keep rules and clusters** (``dedup`` stage): the verified pairs (few: duplicates and near-duplicates
-  only) come back to the driver, where :mod:`tooldojo.dedup.filters` applies the family/query keep rules.
-  For a plain text collection (:func:`ray_text_dedup`) the greedy keep runs on the workers
-  (:func:`ray_keep`): connected components label the pairs, which are shuffled by component.
-- **Embeddings**: ``map_batches`` on a pool of actors that each load the sentence-transformers model once
-  (``num_gpus=1`` per actor when ``dedup.semantic.device`` is a CUDA device); the blockwise cosine pairs run
-  as one Ray task per row block (:func:`~tooldojo.similarity.semantic.row_block_pairs`), or, above
-  ``dedup.semantic.exact_up_to`` rows, one task builds the HNSW index and one task per row range searches it.
+- **Keep**: the greedy keep runs on the workers (:func:`ray_keep`): connected components label the pairs,
+  which are shuffled by component; the driver holds only the pairs' int arrays, never the signatures.
 
-Inputs of at most :data:`~tooldojo.dedup.filters.EXACT_PAIRS_UP_TO` rows compare every pair, as the local path
-does, on the driver (cheaper than starting the shuffle; results identical by construction).
+:func:`local_text_dedup` is the single-process counterpart (same rule, same output).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import numpy as np
 
-from tooldojo.dedup.filters import EXACT_PAIRS_UP_TO, FilterOps, Pair, minhash_pairs, to_pairs
-from tooldojo.ray_session import cluster_cpus, import_ray
+from tooldojo.executors.ray import cluster_cpus, import_ray
 from tooldojo.similarity.minhash import MinHasher, band_keys, bucket_pairs, lsh_params, pair_jaccard
 
 ROWS_PER_BLOCK = 50_000
@@ -48,7 +40,7 @@ def text_dataset(texts: Sequence[str], rows_per_block: int = ROWS_PER_BLOCK) -> 
     """A Ray dataset of ``row`` (position) and ``text`` columns, in blocks of ``rows_per_block`` rows."""
     import pyarrow as pa
 
-    ray = import_ray("dedup.executor")
+    ray = import_ray()
     _quiet(ray)
     texts = list(texts)
     tables = [pa.table({"row": np.arange(s, min(s + rows_per_block, len(texts)), dtype=np.int64),
@@ -57,7 +49,6 @@ def text_dataset(texts: Sequence[str], rows_per_block: int = ROWS_PER_BLOCK) -> 
     return ray.data.from_arrow(tables or [pa.table({"row": pa.array([], pa.int64()), "text": pa.array([], pa.string())})])
 
 
-# ---------------------------------------------------------------------------------------------- MinHash
 def _signatures(batch: dict[str, np.ndarray], hasher: MinHasher, text_column: str) -> dict[str, np.ndarray]:
     return {"row": batch["row"], "sig": hasher.signatures([str(t) for t in batch[text_column]])}
 
@@ -117,27 +108,6 @@ def _collect_pairs(pair_ds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return i[order], j[order], s[order]
 
 
-def _collect_signatures(sig_ds: Any, n: int, num_perm: int) -> np.ndarray:
-    out = np.zeros((n, num_perm), dtype=np.uint32)
-    for batch in sig_ds.iter_batches(batch_format="numpy", batch_size=None):
-        out[np.asarray(batch["row"], np.int64)] = np.asarray(batch["sig"], np.uint32)
-    return out
-
-
-def ray_minhash_pairs(texts: Sequence[str], cfg: Any, *, workers: int | None = None
-                      ) -> tuple[list[Pair], np.ndarray]:
-    """:func:`~tooldojo.dedup.filters.minhash_pairs` on Ray: the same pairs and signatures."""
-    if len(texts) <= EXACT_PAIRS_UP_TO:
-        return minhash_pairs(texts, cfg)
-    ray = import_ray("dedup.executor")
-    parts = 2 * cluster_cpus(ray, workers)
-    hasher = MinHasher.from_config(cfg)
-    sig_ds = signature_dataset(text_dataset(texts), hasher).materialize()
-    bands, rows = lsh_params(cfg.num_perm, cfg.link_threshold, cfg.bands, cfg.rows)
-    i, j, s = _collect_pairs(lsh_similar_pairs(sig_ds, bands, rows, cfg.link_threshold, parts))
-    return to_pairs(i, j, s, "minhash"), _collect_signatures(sig_ds, len(texts), cfg.num_perm)
-
-
 def ray_text_dedup(texts: Sequence[str] | Any, cfg: Any, *, workers: int | None = None,
                    text_column: str = "text") -> dict[str, Any]:
     """MinHash near-duplicate removal on Ray, without collecting the signatures: verified pairs at
@@ -147,7 +117,7 @@ def ray_text_dedup(texts: Sequence[str] | Any, cfg: Any, *, workers: int | None 
     numbers), ``removed`` (row -> kept row), ``pairs`` and per-step ``seconds``."""
     import time
 
-    ray = import_ray("dedup.executor")
+    ray = import_ray()
     parts = 2 * cluster_cpus(ray, workers)
     hasher = MinHasher.from_config(cfg)
     t0 = time.perf_counter()
@@ -187,7 +157,7 @@ def ray_keep(i: np.ndarray, j: np.ndarray, s: np.ndarray, n: int, threshold: flo
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    ray = import_ray("dedup.executor")
+    ray = import_ray()
     if not len(i):
         return {}
     sel = s >= threshold
@@ -224,94 +194,3 @@ def local_text_dedup(texts: Sequence[str], cfg: Any) -> dict[str, Any]:
     seconds = {"signatures": t1 - t0, "lsh": t2 - t1, "keep": time.perf_counter() - t2}
     return {"kept": kept, "removed": {k: m.representative for k, m in removed.items()}, "pairs": len(i),
             "seconds": seconds, "signatures": sigs}
-
-
-# -------------------------------------------------------------------------------------------- embeddings
-class _Encoder:
-    """A Ray actor's embedding model (loaded once per actor)."""
-
-    def __init__(self, model: str | None, device: str | None, batch_size: int, max_unknown_share: float = 1.0):
-        from tooldojo.similarity.semantic import load_encoder
-
-        self.model, self.device, self.batch_size = model, device, batch_size
-        self.max_unknown_share = max_unknown_share
-        load_encoder(model, device)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from tooldojo.similarity.semantic import encode
-
-        emb = encode([str(t) for t in batch["text"]], self.model, batch_size=self.batch_size, device=self.device,
-                     max_unknown_share=self.max_unknown_share)
-        return {"row": batch["row"], "emb": emb}
-
-
-def ray_encode(texts: Sequence[str], cfg: Any, progress: bool = False, *, workers: int | None = None) -> np.ndarray:
-    """:func:`~tooldojo.similarity.semantic.encode_config` on a pool of Ray actors (GPU actors for a CUDA device)."""
-    ray = import_ray("dedup.executor")
-    if not len(texts):
-        from tooldojo.dedup.filters import encode_texts
-
-        return encode_texts(texts, cfg)
-    gpu = bool(cfg.device and str(cfg.device).startswith("cuda"))
-    actors = cluster_cpus(ray, workers) if not gpu else max(1, int(ray.cluster_resources().get("GPU", 1)))
-    actors = max(1, min(actors, -(-len(texts) // cfg.batch_size)))
-    per_block = max(cfg.batch_size, -(-len(texts) // actors))
-    ds = text_dataset(texts, rows_per_block=per_block).map_batches(
-        _Encoder, fn_constructor_args=(cfg.model, cfg.device, cfg.batch_size, cfg.max_unknown_share), batch_format="numpy",
-        batch_size=None, concurrency=actors, num_gpus=1 if gpu else 0, num_cpus=0 if gpu else 1)
-    out: np.ndarray | None = None
-    for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
-        emb = np.asarray(batch["emb"], dtype=np.float32)
-        if out is None:
-            out = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
-        out[np.asarray(batch["row"], np.int64)] = emb
-    assert out is not None
-    return out
-
-
-def _ann_index_bytes(emb: np.ndarray, m: int, ef: int) -> np.ndarray:
-    import faiss
-
-    from tooldojo.similarity.semantic import build_ann_index
-
-    return faiss.serialize_index(build_ann_index(emb, m, ef))
-
-
-def _ann_rows(index_bytes: np.ndarray, emb: np.ndarray, r0: int, r1: int, threshold: float, neighbors: int,
-              ef: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    import faiss
-
-    from tooldojo.similarity.semantic import ann_row_pairs
-
-    return ann_row_pairs(faiss.deserialize_index(index_bytes), emb, r0, r1, threshold, neighbors, ef)
-
-
-def ray_semantic_pairs(emb: np.ndarray, cfg: Any, *, workers: int | None = None) -> list[Pair]:
-    """:func:`~tooldojo.dedup.filters.semantic_pairs` on Ray (same pairs): exact search as one task per row
-    block; above ``cfg.exact_up_to`` rows, the HNSW index built once by a task (one thread, the same graph
-    as locally) and searched by one task per row range."""
-    from tooldojo.similarity.semantic import concat_pairs, row_block_pairs, unique_pairs
-
-    ray = import_ray("dedup.executor")
-    if len(emb) <= min(cfg.block_size, cfg.exact_up_to):
-        i, j, s = row_block_pairs(emb, 0, cfg.link_threshold, cfg.block_size)
-        return to_pairs(i, j, s, "semantic")
-    ref = ray.put(emb)
-    if len(emb) <= cfg.exact_up_to:
-        task = ray.remote(num_cpus=1)(row_block_pairs)
-        parts = ray.get([task.remote(ref, r0, cfg.link_threshold, cfg.block_size)
-                         for r0 in range(0, len(emb), cfg.block_size)])
-        return to_pairs(*concat_pairs(parts), "semantic")
-    index_ref = ray.remote(num_cpus=1)(_ann_index_bytes).remote(ref, cfg.ann_m, cfg.ann_ef_search)
-    per_task = -(-len(emb) // cluster_cpus(ray, workers))
-    search = ray.remote(num_cpus=1)(_ann_rows)
-    parts = ray.get([search.remote(index_ref, ref, r0, min(r0 + per_task, len(emb)), cfg.link_threshold,
-                                   cfg.neighbors, cfg.ann_ef_search) for r0 in range(0, len(emb), per_task)])
-    return to_pairs(*unique_pairs(*concat_pairs(parts)), "semantic")
-
-
-def ray_filter_ops(workers: int | None = None) -> FilterOps:
-    """:class:`~tooldojo.dedup.filters.FilterOps` that run on the connected Ray cluster."""
-    return FilterOps(minhash_pairs=partial(ray_minhash_pairs, workers=workers),
-                     encode=partial(ray_encode, workers=workers),
-                     semantic_pairs=partial(ray_semantic_pairs, workers=workers))

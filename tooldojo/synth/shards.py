@@ -1,29 +1,31 @@
-"""Synth on Ray: the same generation steps, sharded across Ray workers.
+"""Synth on a distributed executor (``execution.executor: ray``): the same generation steps, in shards.
 
 :meth:`~tooldojo.synth.generate.Synthesizer.run` takes a *mapper* that runs one step's items (domains to write
-tools for, tools to upgrade or weaken, families to write queries for). :class:`RayMapper` splits the items
-into contiguous shards, one Ray task per shard; each task builds its own
-:class:`~tooldojo.synth.generate.Synthesizer` and teacher (its own async OpenAI client, or the offline
-teacher) with ``1/shards`` of the global ``concurrency``, ``requests_per_minute`` and ``tokens_per_minute``,
-runs :meth:`~tooldojo.synth.generate.Synthesizer.step` on its items, and returns the results, its drops and its
-accounting. The driver concatenates shard results in item order, so the output is the one the local executor
-writes (the offline teacher and an HTTP teacher that answers a request the same way give identical files).
+tools for, tools to upgrade or weaken, families to write queries for). :class:`ShardMapper` splits the items
+into contiguous shards and maps :func:`run_shard` over them with the executor (one task per shard); each task
+builds its own :class:`~tooldojo.synth.generate.Synthesizer` and teacher (its own async OpenAI client, or the
+offline teacher) with ``1/shards`` of the global ``concurrency``, ``requests_per_minute`` and
+``tokens_per_minute``, runs :meth:`~tooldojo.synth.generate.Synthesizer.step` on its items, and returns the
+results, its drops and its accounting. The executor returns shard results in item order, so the output is the
+one the local executor writes (the offline teacher and an HTTP teacher that answers a request the same way
+give identical files).
 
-**Cache (shared store).** One :class:`Coordinator` actor, pinned to the driver's node, owns the run's
-``synth/cache.sqlite`` (the same file and keys as the local executor); workers read and write it through the
-actor (:class:`RemoteCache`; a write is awaited before the answer is used, so it is stored before the worker
-can die). Hence a run interrupted on either executor resumes on either one, and a shard that is redone
+**Cache (shared store).** One :class:`Coordinator`, an executor *service* kept beside the driver, owns the
+run's ``synth/cache.sqlite`` (the same file and keys as the local executor); tasks read and write it through
+the service (:class:`RemoteCache`; a write is awaited before the answer is used, so it is stored before the
+worker can die). Hence a run interrupted on either executor resumes on either one, and a shard that is redone
 re-sends no answered request.
 
-**Killed workers.** A shard task whose worker process dies is retried by Ray (``max_retries``); it runs its
-whole shard again, answered requests come from the cache, and its results are returned once (only the
-finished attempt's return value is used), so nothing is duplicated. The actor also records each shard's
-worker pid and attempts (:meth:`Coordinator.snapshot`).
+**Killed workers.** A shard task whose worker process dies is run again by the executor (``MAX_RETRIES``);
+it runs its whole shard again, answered requests come from the cache, and its results are returned once, so
+nothing is duplicated. The coordinator also records each shard's worker pid and attempts
+(:meth:`Coordinator.snapshot`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 from collections import Counter
@@ -32,21 +34,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tooldojo.errors import TeacherError, ToolDojoError
+from tooldojo.errors import TeacherError
+from tooldojo.executors import Executor, Service, WorkerDied
 from tooldojo.records import stable_id
 from tooldojo.synth.config import SynthConfig, TeacherConfig
 
 MAX_RETRIES = 3
-"""Ray retries of a shard whose worker died."""
+"""Retries of a shard whose worker died."""
 
 
 def coordinator_name(stage_dir: str | Path) -> str:
-    """The Ray actor name of the coordinator of the synth run in ``stage_dir``."""
+    """The service (Ray actor) name of the coordinator of the synth run in ``stage_dir``."""
     return "tooldojo-synth-" + stable_id(str(Path(stage_dir).resolve()), length=12)
 
 
 class Coordinator:
-    """The run's response cache, progress counters and shard registry (a Ray actor on the driver's node)."""
+    """The run's response cache, progress counters and shard registry (a service on the driver's node)."""
 
     def __init__(self, cache_path: str | None):
         from tooldojo.synth.cache import ResponseCache
@@ -93,25 +96,25 @@ class Coordinator:
 class RemoteCache:
     """:class:`~tooldojo.synth.cache.ResponseCache`'s ``get``/``put``/``delete`` through the coordinator (awaitable)."""
 
-    def __init__(self, actor: Any):
-        self.actor = actor
+    def __init__(self, coordinator: Service):
+        self.coordinator = coordinator
 
     def get(self, key: str) -> Any:
-        return self.actor.get.remote(key)
+        return self.coordinator.call("get", key)
 
     def put(self, key: str, content: str, *, step: str = "", model: str = "",
             usage: dict[str, int] | None = None) -> Any:
-        return self.actor.put.remote(key, content, step, model, usage)
+        return self.coordinator.call("put", key, content, step, model, usage)
 
     def delete(self, key: str) -> Any:
-        return self.actor.delete.remote(key)
+        return self.coordinator.call("delete", key)
 
 
 class RemoteProgress:
     """Request progress sent to the coordinator in batches (at most every ``interval_s``)."""
 
-    def __init__(self, actor: Any, interval_s: float = 0.25):
-        self.actor, self.interval_s = actor, interval_s
+    def __init__(self, coordinator: Service, interval_s: float = 0.25):
+        self.coordinator, self.interval_s = coordinator, interval_s
         self.started_n: Counter = Counter()
         self.finished_n: Counter = Counter()
         self._last = time.monotonic()
@@ -130,7 +133,7 @@ class RemoteProgress:
 
     def flush(self) -> None:
         if self.started_n or self.finished_n:
-            self.actor.progress.remote(dict(self.started_n), dict(self.finished_n))
+            self.coordinator.call("progress", dict(self.started_n), dict(self.finished_n))
             self.started_n, self.finished_n = Counter(), Counter()
         self._last = time.monotonic()
 
@@ -152,19 +155,19 @@ class ShardSpec:
     config: SynthConfig
     seed: int
     catalog_folder: str | None
-    coordinator: Any
+    coordinator: Service
     shards: int
     shard: str
 
 
 def run_shard(spec: ShardSpec, kind: str, items: Sequence[Any]) -> dict[str, Any]:
-    """One shard (the body of a Ray task): :meth:`Synthesizer.step` on ``items`` with this worker's teacher."""
+    """One shard (the body of a task): :meth:`Synthesizer.step` on ``items`` with this worker's teacher."""
     from tooldojo.synth.catalog import load_catalog
     from tooldojo.synth.generate import Synthesizer
     from tooldojo.synth.teachers import make_teacher
     from tooldojo.synth.templates import TemplateSet
 
-    spec.coordinator.register.remote(spec.shard, os.getpid(), len(items))
+    spec.coordinator.call("register", spec.shard, os.getpid(), len(items))
     cfg = spec.config
     templates = TemplateSet(cfg.templates)
     progress = RemoteProgress(spec.coordinator)
@@ -179,20 +182,19 @@ def run_shard(spec: ShardSpec, kind: str, items: Sequence[Any]) -> dict[str, Any
 
     results = asyncio.run(go())
     progress.flush()
-    spec.coordinator.done.remote(spec.shard)
+    spec.coordinator.call("done", spec.shard)
     return {"results": results, "drops": synth.drops.rows,
             "stats": {step: asdict(st) for step, st in teacher.stats.items()}, "describe": teacher.describe()}
 
 
-class RayMapper:
-    """A :data:`~tooldojo.synth.generate.Mapper` that runs each step's items as shards on Ray tasks and merges
-    their drops and accounting into the driver's synthesizer and teacher."""
+class ShardMapper:
+    """A :data:`~tooldojo.synth.generate.Mapper` that maps :func:`run_shard` over shards of each step's items
+    with the executor and merges their drops and accounting into the driver's synthesizer and teacher."""
 
-    def __init__(self, ray: Any, synth: Any, teacher: Any, coordinator: Any, *, seed: int,
-                 catalog_folder: str | None, workers: int, progress: Any = None):
-        self.ray, self.synth, self.teacher, self.coordinator = ray, synth, teacher, coordinator
-        self.seed, self.catalog_folder, self.workers, self.progress = seed, catalog_folder, workers, progress
-        self._task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(run_shard)
+    def __init__(self, executor: Executor, synth: Any, teacher: Any, coordinator: Service, *, seed: int,
+                 catalog_folder: str | None, progress: Any = None):
+        self.executor, self.synth, self.teacher, self.coordinator = executor, synth, teacher, coordinator
+        self.seed, self.catalog_folder, self.progress = seed, catalog_folder, progress
         self._seen_started: Counter = Counter()
         self._seen_finished: Counter = Counter()
 
@@ -202,7 +204,7 @@ class RayMapper:
         items = list(items)
         if not items:
             return []
-        shards = min(self.workers, len(items))
+        shards = min(self.executor.workers, len(items))
         bounds = [len(items) * k // shards for k in range(shards + 1)]
         config = self.synth.config
         if config.teacher.max_cost_usd is not None:  # the shards share what the earlier steps left of the cap
@@ -210,12 +212,15 @@ class RayMapper:
             spent = self.teacher.accounting()["total"].get("cost_usd", 0.0)
             config = config.model_copy(update={"teacher": config.teacher.model_copy(
                 update={"max_cost_usd": config.teacher.max_cost_usd - spent})})
-        refs = []
-        for k in range(shards):
-            spec = ShardSpec(config, self.seed, self.catalog_folder, self.coordinator, shards, f"{kind}-{k}")
-            refs.append(self._task.options(name=f"tooldojo-synth-{kind}-{k}").remote(
-                spec, kind, items[bounds[k]:bounds[k + 1]]))
-        outs = await self._wait(refs)
+        tasks = [(ShardSpec(config, self.seed, self.catalog_folder, self.coordinator, shards, f"{kind}-{k}"), kind,
+                  items[bounds[k]:bounds[k + 1]]) for k in range(shards)]
+        try:
+            outs = await self.executor.amap(run_shard, tasks, name=f"synth-{kind}", retries=MAX_RETRIES,
+                                            poll=self._poll)
+        except WorkerDied as err:
+            raise TeacherError(f"a synth shard's worker died {MAX_RETRIES + 1} times ({err.cause})",
+                               field="execution.executor",
+                               fix="check the workers' logs (memory?), then rerun: finished answers are cached") from None
         results: list[Any] = []
         for out in outs:
             results += out["results"]
@@ -228,30 +233,11 @@ class RayMapper:
                 self.teacher.mode_changes += [c for c in changes if c not in self.teacher.mode_changes]
         return results
 
-    async def _wait(self, refs: list[Any]) -> list[Any]:
-        pending = list(refs)
-        while pending:
-            _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=0)
-            await self._poll()
-            if pending:
-                await asyncio.sleep(0.25)
-        await self._poll()
-        try:
-            return [await r for r in refs]
-        except self.ray.exceptions.RayTaskError as err:
-            cause = getattr(err, "cause", None)
-            if isinstance(cause, ToolDojoError):
-                raise cause from None
-            raise
-        except (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.NodeDiedError) as err:
-            raise TeacherError(f"a synth shard's Ray worker died {MAX_RETRIES + 1} times ({type(err).__name__})",
-                               field="synth.executor",
-                               fix="check the workers' logs (memory?), then rerun: finished answers are cached") from None
-
     async def _poll(self) -> None:
         if self.progress is None:
             return
-        snap = await self.coordinator.snapshot.remote()
+        snap = self.coordinator.call("snapshot")
+        snap = await snap if inspect.isawaitable(snap) else snap
         for seen, now, mark in ((self._seen_started, snap["started"], self.progress.started),
                                 (self._seen_finished, snap["finished"], self.progress.finished)):
             for step, n in now.items():
@@ -260,37 +246,28 @@ class RayMapper:
                 seen[step] = max(seen[step], n)
 
 
-def run_on_ray(synth: Any, teacher: Any, strong_tools: list[dict[str, Any]] | None, *, stage_dir: Path,
-               seed: int, catalog_folder: str | None, progress: Any = None) -> Any:
-    """:meth:`Synthesizer.run` with a :class:`RayMapper` on the configured cluster (the Ray path of
-    :func:`~tooldojo.synth.stage.run_synth`); returns the :class:`~tooldojo.synth.generate.SynthResult`."""
-    from tooldojo.ray_session import cluster_cpus, ray_session
+def run_sharded(executor: Executor, synth: Any, teacher: Any, strong_tools: list[dict[str, Any]] | None, *,
+                stage_dir: Path, seed: int, catalog_folder: str | None, progress: Any = None) -> Any:
+    """:meth:`Synthesizer.run` with a :class:`ShardMapper` on ``executor`` (entered: its session is open);
+    returns the :class:`~tooldojo.synth.generate.SynthResult`."""
     from tooldojo.synth.aio import run_coroutine
 
     cfg: SynthConfig = synth.config
-    with ray_session(cfg.ray_address, field="synth.executor") as ray:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    cache_path = str(Path(stage_dir) / "cache.sqlite") if cfg.teacher.cache else None
+    coordinator = executor.service(Coordinator, cache_path, name=coordinator_name(stage_dir))
+    if cfg.teacher.cache:  # the driver asks nothing itself, but forgets rejected replies (generate.py)
+        teacher.cache = RemoteCache(coordinator)
+    try:
+        mapper = ShardMapper(executor, synth, teacher, coordinator, seed=seed, catalog_folder=catalog_folder,
+                             progress=progress)
 
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        cache_path = str(Path(stage_dir) / "cache.sqlite") if cfg.teacher.cache else None
-        coordinator = ray.remote(Coordinator).options(
-            name=coordinator_name(stage_dir), num_cpus=0, scheduling_strategy=here).remote(cache_path)
-        if cfg.teacher.cache:  # the driver asks nothing itself, but forgets rejected replies (generate.py)
-            teacher.cache = RemoteCache(coordinator)
-        try:
-            mapper = RayMapper(ray, synth, teacher, coordinator, seed=seed, catalog_folder=catalog_folder,
-                               workers=cluster_cpus(ray, cfg.ray_workers), progress=progress)
+        async def go() -> Any:
+            async with teacher:  # the driver's teacher checks the endpoint and holds the merged accounting
+                return await synth.run(strong_tools, mapper)
 
-            async def go() -> Any:
-                async with teacher:  # the driver's teacher checks the endpoint and holds the merged accounting
-                    return await synth.run(strong_tools, mapper)
-
-            if progress is not None:
-                with progress:
-                    return run_coroutine(go())
-            return run_coroutine(go())
-        finally:
-            try:
-                ray.get(coordinator.close.remote())
-            finally:
-                ray.kill(coordinator)
+        if progress is not None:
+            with progress:
+                return run_coroutine(go())
+        return run_coroutine(go())
+    finally:
+        coordinator.close()
