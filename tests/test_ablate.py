@@ -166,11 +166,13 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
         assert "95% Wilson interval" in text and "Not run: switched off" in text and "Toy-scale" in text
         assert "tooldojo ablate --preset results-tiny" in text
         assert "examples/s |" in text and "stage1 " in text and " s/step" in text  # what each stage's time bought
+        assert "## Tool-selection accuracy by kind" in text and "| zero |" in text
     for v, entry in saved["variants"].items():
         sets = set(read_manifest(run / "eval" / v).stats["tool_accuracy_by_scenario"])
         assert sets <= set(entry["scenarios"]) and "all" in entry["scenarios"]
         acc = entry["scenarios"]["all"]["tool_accuracy"]
         assert acc["n"] > 0 and acc["ci"][0] <= acc["value"] <= acc["ci"][1]
+        assert sum(k["n"] for k in entry["kinds"].values()) == entry["scenarios"]["all"]["tool_accuracy"]["n"]
     assert saved["provenance"]["machine"]["cpus"] and saved["provenance"]["stage_seconds"]["train two_stage"] > 0
     assert read_manifest(run / "variants" / "two_stage" / "train").stats["recipe"] == \
         ["stage1<-base", "stage2<-stage1", "rl<-stage2"]

@@ -44,6 +44,13 @@ def scenario_numbers(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s: {m: rate(b.get(m), b.get(n_field)) for m, n_field, _ in METRICS} for s, b in blocks.items()}
 
 
+def kind_numbers(metrics: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """``{kind: tool accuracy {"value", "n", "k", "ci"}}`` over every evaluated scenario: ``zero`` (no suitable
+    tool: ``generate_response`` is right), ``one`` (the suitable tool appeared), ``weak_only``, ``weak_strong``."""
+    return {kind: rate(b.get("tool_accuracy"), b.get("n"))
+            for kind, b in metrics.get("select", {}).get("by_kind", {}).items()}
+
+
 def bfcl_numbers(metrics: dict[str, Any]) -> dict[str, Any]:
     return {c: rate(m.get("accuracy"), m.get("n")) for c, m in metrics.get("categories", {}).items()}
 
@@ -134,7 +141,8 @@ def collect(cfg: PipelineConfig, *, bfcl_note: str | None = None) -> dict[str, A
     for v in cfg.ablate.variants:
         metrics = _read(run_dir / "eval" / v / "metrics.json")
         entry: dict[str, Any] = {"label": LABELS[v], "model": variant_model(cfg, v), "training": _training(cfg, v),
-                                 "scenarios": scenario_numbers(metrics) if metrics else None}
+                                 "scenarios": scenario_numbers(metrics) if metrics else None,
+                                 "kinds": kind_numbers(metrics) if metrics else None}
         if v in cfg.ablate.bfcl_variants and bfcl_note is None:
             bfcl = _read(run_dir / "eval" / v / "bfcl" / "metrics.json")
             entry["bfcl"] = bfcl_numbers(bfcl) if bfcl else None
@@ -238,6 +246,15 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
             first = next(r for v in names if (r := _get(variants, v, s, metric)))
             rows.append([f"**{s}**" if s == ALL else s, first["n"], *(cell(_get(variants, v, s, metric)) for v in names)])
         lines += [f"## {title}", "", md_table(["scenario", "n", *(variants[v]["label"] for v in names)], rows), ""]
+    kinds = list(dict.fromkeys(k for v in names for k in (variants[v].get("kinds") or {})))
+    if kinds:
+        rows = [[k, next(r["n"] for v in names if (r := (variants[v].get("kinds") or {}).get(k))),
+                 *(cell((variants[v].get("kinds") or {}).get(k)) for v in names)] for k in kinds]
+        lines += ["## Tool-selection accuracy by kind (all scenarios)", "",
+                  "`zero`: no suitable tool offered, `generate_response` is right; `one`: the suitable tool offered; "
+                  "`weak_only` / `weak_strong`: only the weak tool / both variants offered. A model that always "
+                  "answers directly scores on `zero` alone.", "",
+                  md_table(["kind", "n", *(variants[v]["label"] for v in names)], rows), ""]
     if plot:
         lines += [f"![Tool-selection accuracy per scenario with 95% Wilson intervals]({plot})", ""]
     lines += ["## BFCL", ""]
@@ -279,6 +296,9 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
               "run cannot tell them apart.",
               "- Unseen-tool scenarios hold tool families never trained on; they test generalization to new tools "
               "of the same synthetic style, not to arbitrary real APIs. BFCL is the outside check.",
+              "- A difference in tool-selection accuracy can come from one kind of example alone: a model that "
+              "learned to answer directly (`generate_response`) gains on `zero` while it loses on `one`; the "
+              "by-kind table says which.",
               "- Step budgets are matched where the comparison needs it: (b) trains as many SFT steps as (c)'s two "
               "stages together; (e) as many GRPO steps as (d).",
               "- Per-example outputs are in `eval/<variant>/examples.jsonl`; per-stage timings in each manifest.", ""]
