@@ -160,6 +160,7 @@ def collect(cfg: PipelineConfig, *, bfcl_note: str | None = None) -> dict[str, A
                  "audit": None if audit is None else {
                      "passed": audit["passed"],
                      **{what: {k: r.get(k) for k in ("n_unseen", "n_seen", "max_jaccard", "max_cosine", "passed")}
+                        | {"closest": (r.get("closest_cosine") or r.get("closest_jaccard") or [None])[0]}
                         for what, r in audit["checks"].items()}}},
         "variants": variants,
         "goals": goals(variants),
@@ -226,8 +227,10 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
              f"Machine: {prov['machine']['platform']}, {prov['machine']['cpus']} CPUs"
              + (f", GPU {prov['machine']['gpu']}" if prov["machine"].get("gpu") else ", no GPU")
              + f". Wall time: {sum(prov['stage_seconds'].values()) / 60:.1f} min summed over the stages' "
-             f"manifests (planned {prov['planned_seconds'] / 60:.1f} min; the command that wrote this page ran "
-             f"{prov['wall_seconds'] / 60:.1f} min, less when it resumed finished stages).", "",
+             f"manifests (planned {prov['planned_seconds'] / 60:.1f} min; "
+             + ("this page was written by `--report` from the run folder)." if prov["wall_seconds"] is None else
+                f"the command that wrote this page ran {prov['wall_seconds'] / 60:.1f} min, less when it resumed "
+                "finished stages)."), "",
              "## Commands", "", "```", *(["tooldojo eval bfcl --setup   # once, for the BFCL rows"]
                                          if record["bfcl"]["run"] else []),
              command or f"tooldojo ablate --run-dir {record['run_dir']}", "```", "",
@@ -278,7 +281,10 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
                                   f"{a.get('max_jaccard')}, max cosine {a.get('max_cosine')}"
                                   for what, a in audit.items() if isinstance(a, dict))
                       + f" → {'no overlap above the thresholds' if audit['passed'] else '**overlap found**'} "
-                      "(see `eval/bfcl-audit/audit.json`).", ""]
+                      "(see `eval/bfcl-audit/audit.json`)."
+                      + "".join(f" Closest {what}: BFCL “{a['closest']['unseen']}” vs training “{a['closest']['seen']}” "
+                                f"({a['closest']['similarity']})." for what, a in audit.items()
+                                if isinstance(a, dict) and not a.get("passed") and a.get("closest")), ""]
     lines += ["## Goals, as measured", "",
               md_table(["goal", "scenario", "measured", "met", "intervals apart"],
                        [[g["goal"], g.get("scenario", "simple_python"),
@@ -306,7 +312,7 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
 
 
 def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Path | None = None,
-                  command: str | None = None, wall_seconds: float = 0.0, planned_seconds: float = 0.0
+                  command: str | None = None, wall_seconds: float | None = 0.0, planned_seconds: float = 0.0
                   ) -> dict[str, Any]:
     """Collect, render and write ``<run>/results/`` (and ``docs``); returns the record."""
     from tooldojo.eval.plots import grouped_bars
@@ -315,7 +321,7 @@ def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Pa
     record = collect(cfg, bfcl_note=bfcl_note)
     record["provenance"] = {"git": git_commit(), "machine": machine(),
                             "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
-                            "wall_seconds": round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
+                            "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
                             "stage_seconds": stage_seconds(cfg.run_dir, cfg),
                             "stage_speed": stage_speed(cfg.run_dir, cfg)}
     variants = record["variants"]

@@ -70,8 +70,9 @@ def register(app: typer.Typer) -> None:
             from tooldojo.ablate.results import write_results
 
             bfcl, why_not = bfcl_available(cfg)
-            record = write_results(cfg, bfcl_note=None if bfcl else why_not, docs=docs,
-                                   command="tooldojo " + shlex.join(sys.argv[1:]))
+            ran = [a for a in sys.argv[1:] if a != "--report"]  # the command that runs (and resumes) this page's work
+            record = write_results(cfg, bfcl_note=None if bfcl else why_not, docs=docs, command="tooldojo " + shlex.join(ran),
+                                   wall_seconds=None, planned_seconds=sum(s.planned for s in plan(cfg, bfcl=bfcl)))
             typer.echo(json.dumps({"results": str(cfg.run_dir / "results" / "results.md"), "status": record["status"]}))
             return
         record = run_ablate(cfg, docs=docs, command="tooldojo " + shlex.join(sys.argv[1:]), force_data=force)
