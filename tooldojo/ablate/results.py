@@ -91,33 +91,24 @@ def _stage_folders(run_dir: Path, cfg: PipelineConfig) -> dict[str, Path]:
     return folders
 
 
-def stage_seconds(run_dir: Path, cfg: PipelineConfig) -> dict[str, float]:
-    """Seconds each finished stage took (from the manifests; resumed work counts the attempt that finished)."""
+def stage_times(run_dir: Path, cfg: PipelineConfig) -> tuple[dict[str, float], dict[str, str]]:
+    """Each finished stage's seconds (from its manifest; resumed work counts the attempt that finished) and
+    what they bought: examples/s of an evaluation, s/step of each training phase."""
     from tooldojo.runs import read_manifest
 
-    out = {}
-    for name, folder in _stage_folders(run_dir, cfg).items():
-        m = read_manifest(folder)
-        if m is not None and m.status == "complete" and m.seconds is not None:
-            out[name] = round(m.seconds, 1)
-    return out
-
-
-def stage_speed(run_dir: Path, cfg: PipelineConfig) -> dict[str, str]:
-    """What each finished stage's time bought: examples/s of an evaluation, s/step of each training phase."""
-    from tooldojo.runs import read_manifest
-
-    out = {}
+    seconds, speed = {}, {}
     for name, folder in _stage_folders(run_dir, cfg).items():
         m = read_manifest(folder)
         if m is None or m.status != "complete":
             continue
+        if m.seconds is not None:
+            seconds[name] = round(m.seconds, 1)
         if (eps := m.stats.get("examples_per_second")) is not None:
-            out[name] = f"{eps:.2f} examples/s"
+            speed[name] = f"{eps:.2f} examples/s"
         elif phases := m.stats.get("phases"):
-            out[name] = ", ".join(f"{p} {r['seconds_per_step']:.1f} s/step" for p, r in phases.items()
-                                  if r.get("seconds_per_step") and not r.get("skipped"))
-    return out
+            speed[name] = ", ".join(f"{p} {r['seconds_per_step']:.1f} s/step" for p, r in phases.items()
+                                    if r.get("seconds_per_step") and not r.get("skipped"))
+    return seconds, speed
 
 
 def _training(cfg: PipelineConfig, variant: str) -> str:
@@ -319,11 +310,11 @@ def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Pa
     from tooldojo.runs import write_json, write_text
 
     record = collect(cfg, bfcl_note=bfcl_note)
+    seconds, speed = stage_times(cfg.run_dir, cfg)
     record["provenance"] = {"git": git_commit(), "machine": machine(),
                             "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
                             "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
-                            "stage_seconds": stage_seconds(cfg.run_dir, cfg),
-                            "stage_speed": stage_speed(cfg.run_dir, cfg)}
+                            "stage_seconds": seconds, "stage_speed": speed}
     variants = record["variants"]
     scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
     for out in [cfg.run_dir / "results", *([docs] if docs else [])]:
