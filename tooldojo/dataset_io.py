@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import DataError
-from tooldojo.records import SCENARIOS, Example
+from tooldojo.records import SCENARIOS, VALIDATION, Example
 
 
-def rows_for(examples: Iterable[Example], config: str, call_format: str = "json") -> list[dict[str, Any]]:
+def rows_for(examples: Iterable[Example], config: str, call_format: str = "json",
+             rationale: str = "tool_first") -> list[dict[str, Any]]:
     from tooldojo.dataset_schema import example_to_row
 
-    return [example_to_row(e, config, call_format) for e in examples]  # type: ignore[arg-type]
+    return [example_to_row(e, config, call_format, rationale) for e in examples]  # type: ignore[arg-type]
 
 
 def _dataset(rows: list[dict[str, Any]], feats: Any):
@@ -29,19 +30,22 @@ def _dataset(rows: list[dict[str, Any]], feats: Any):
     return Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats)
 
 
-def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json") -> dict[str, Any]:
+def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json",
+                        rationale: str = "tool_first") -> dict[str, Any]:
     """``{"rank": DatasetDict(train), "select": DatasetDict(train), "eval": DatasetDict(<scenario>...)}``
-    with the explicit features of :func:`tooldojo.dataset_schema.features`."""
+    with the explicit features of :func:`tooldojo.dataset_schema.features`; the ``eval`` config has every
+    scenario (an empty one too) and ``validation`` when the split holds families out for it."""
     from datasets import DatasetDict
 
     from tooldojo.dataset_schema import features
 
     out = {}
     for config in ("rank", "select"):
-        out[config] = DatasetDict({"train": _dataset(rows_for(examples.get("train", []), config, call_format),
+        out[config] = DatasetDict({"train": _dataset(rows_for(examples.get("train", []), config, call_format, rationale),
                                                      features(config))})
+    evals = [*SCENARIOS, VALIDATION] if examples.get(VALIDATION) else SCENARIOS
     out["eval"] = DatasetDict({s: _dataset(rows_for(examples.get(s, []), "eval", call_format), features("eval"))
-                               for s in SCENARIOS})
+                               for s in evals})
     return out
 
 

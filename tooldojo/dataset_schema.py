@@ -22,7 +22,7 @@ from typing import Any
 
 from datasets import Features, List, Value
 
-from tooldojo.prompting import CallFormat, Task, build_completion, build_prompt, openai_tools
+from tooldojo.prompting import CallFormat, Rationale, Task, build_completion, build_prompt, openai_tools
 from tooldojo.records import GENERATE_RESPONSE, Example
 
 CONFIGS = ("rank", "select", "eval")
@@ -57,15 +57,17 @@ def features(config: str) -> Features:
     return Features(feats)
 
 
-def example_to_row(example: Example, config: str, call_format: CallFormat = "json") -> dict[str, Any]:
-    """An :class:`Example` as a row of ``config``."""
+def example_to_row(example: Example, config: str, call_format: CallFormat = "json",
+                   rationale: Rationale = "tool_first") -> dict[str, Any]:
+    """An :class:`Example` as a row of ``config`` (``rationale``: how SFT targets open their <think>)."""
     task: Task = "rank" if config == "rank" else "select"
     row = example.model_dump(exclude={"tools", "gold_arguments"})
     row["tools"] = json.dumps(openai_tools(example.tools), ensure_ascii=False)
     row["gold_arguments"] = json.dumps(example.gold_arguments, ensure_ascii=False, sort_keys=True)
     row["prompt"] = build_prompt(example.query, task, call_format)
     if config in ("rank", "select"):
-        row["completion"] = [{"role": "assistant", "content": build_completion(example, task, call_format)}]
+        row["completion"] = [{"role": "assistant", "content": build_completion(example, task, call_format,
+                                                                              style=rationale)}]
     return row
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from tooldojo.ablate.variants import LABELS, training_runs, variant_model
 from tooldojo.config import PipelineConfig
 from tooldojo.eval.intervals import rate
-from tooldojo.records import SCENARIOS
+from tooldojo.records import SCENARIOS, VALIDATION
 
 METRICS = [
     ("tool_accuracy", "n", "Tool-selection accuracy"),
@@ -232,7 +232,7 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
              f"n is the number of examples (pairs for Zero-to-One). At most {record['eval_limit'] or 'all'} "
              "examples per scenario, the same examples for every variant.", ""]
     for metric, _, title in METRICS:
-        scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, metric) for v in names)]
+        scenarios = [s for s in (*SCENARIOS, VALIDATION, ALL) if any(_get(variants, v, s, metric) for v in names)]
         if not scenarios:
             continue
         rows = []
@@ -316,7 +316,7 @@ def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Pa
                             "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
                             "stage_seconds": seconds, "stage_speed": speed}
     variants = record["variants"]
-    scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
+    scenarios = [s for s in (*SCENARIOS, VALIDATION, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
     for out in [cfg.run_dir / "results", *([docs] if docs else [])]:
         plot = None
         if scenarios:

@@ -14,6 +14,10 @@ class SplitConfig(BaseModel):
 
     unseen_family_ratio: float = Field(0.2, ge=0, lt=1)
     """Share of tool families (with their clusters) held out as *unseen tools* (most families are trained)."""
+    validation_family_ratio: float = Field(0.0, ge=0, lt=1)
+    """Share of tool families (whole clusters, from the families left after the unseen ones) held out of
+    training as the ``validation`` eval split: unseen tools for choosing settings (training targets, steps,
+    learning rates) without looking at a test scenario. 0 (default): none, every remaining family trains."""
     unseen_query_ratio: float = Field(0.1, ge=0, lt=1)
     """Share of seen families' queries held out as *unseen queries* for seen tools."""
     unseen_styles: list[str] = Field(default_factory=list)
@@ -23,6 +27,9 @@ class SplitConfig(BaseModel):
     """Min and max number of distractor tools (other families) per example."""
     kinds: list[str] = Field(default_factory=lambda: ["zero", "one", "weak_only", "weak_strong"])
     call_format: Literal["json", "python"] = "json"
+    rationale: Literal["tool_first", "verdict_first"] = "tool_first"
+    """How the SFT targets' <think> opens (:data:`tooldojo.prompting.Rationale`): with a tool's name and then
+    the verdict (default), or, as the first results run did, a declined request with one fixed sentence."""
     """Completion syntax of the ``select`` rows (``<tool_call>`` JSON, or Tool-Zero's ``<answer>name(...)``)."""
     audit_max_jaccard: float = Field(0.7, gt=0, le=1)
     """A cross-split pair above this MinHash Jaccard is a leak: dedup's query/tool *removal* threshold
