@@ -92,7 +92,7 @@ Rationale = Literal["tool_first", "verdict_first"]
 one that serves, or the closest one that cannot) and the verdict follows it, so declining is decided *after*
 looking at a candidate. ``verdict_first`` (the first results run, commit 0eade9c): a declined request opens with the one
 fixed sentence "None of the available tools ...", which greedy decoding prefers whenever the model spreads its
-first-token probability over several tool names (the results run's two-stage model declined 75% of the
+first-token probability over several tool names (the results run's two-stage model declined 78% of the
 requests a tool could serve)."""
 
 DIRECT = "None of the available tools can serve this request, so I will answer directly."

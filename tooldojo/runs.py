@@ -12,10 +12,12 @@ later stage would read as complete.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -41,6 +43,23 @@ def package_versions(names: Iterable[str] = _VERSIONED) -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     return out
+
+
+@functools.cache
+def code_version() -> dict[str, Any]:
+    """The commit of the tooldojo checkout this process imported, and whether it had uncommitted changes
+    (``None`` for an installed package outside a git checkout). Cached: the code a process runs is the code it
+    imported, even when the checkout moves on while it works."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                                 cwd=Path(__file__).resolve().parent)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
 
 
 NOT_HASHED = {"hash": False}
@@ -136,6 +155,9 @@ class Manifest(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     """Stage-specific facts: token accounting, filter reports, leakage audit, training metrics."""
     versions: dict[str, str] = Field(default_factory=package_versions)
+    code: dict[str, Any] = Field(default_factory=dict)
+    """The tooldojo commit that ran the stage (:func:`code_version`; empty in manifests written before it was
+    recorded)."""
     started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     finished_at: str | None = None
     seconds: float | None = None
@@ -173,7 +195,8 @@ class StageRun:
                  inputs: dict[str, str] | None = None):
         self.dir = Path(stage_dir)
         self.config = config
-        self.manifest = Manifest(stage=stage, config_hash=config_hash(config), inputs=inputs or {})
+        self.manifest = Manifest(stage=stage, config_hash=config_hash(config), inputs=inputs or {},
+                                 code=code_version())
         self._t0 = 0.0
 
     @property
