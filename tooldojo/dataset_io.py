@@ -57,7 +57,7 @@ def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "
         return _dataset({**base, **_arrays(task_columns(exs, config, call_format), feats)}, feats)  # type: ignore[arg-type]
 
     train = examples.get("train", [])
-    train_base = _arrays(base_columns(train, tools_json), features("select"))
+    train_base = _arrays(base_columns(train, tools_json), features("select"))  # same types in every config
     out = {config: DatasetDict({"train": dataset(train, config, train_base)}) for config in ("rank", "select")}
     extra = [s for s, exs in examples.items() if s != "train" and s not in SCENARIOS and exs]
     out["eval"] = DatasetDict({s: dataset(examples.get(s, []), "eval") for s in (*SCENARIOS, *extra)})
