@@ -20,7 +20,7 @@ FAMILY = {"weak": WEAK, "strong": STRONG}
 DISTRACTOR = {"name": "send_email", "description": "Send an email.", "parameters": {}}
 ANSWER = "I can't do that without a tool that can get the current weather at a location."
 
-# (kind, needs, weak tool callable for the query) -> (select rationale, rank rationale), rationale "verdict_first"
+# (kind, needs, weak tool callable for the query) -> (select rationale, rank rationale), rationale "verdict_first" (default)
 DIRECT = "None of the available tools can serve this request, so I will answer directly."
 VERDICT_FIRST = {
     ("zero", "weak", True): (DIRECT, DIRECT),
@@ -47,7 +47,7 @@ VERDICT_FIRST = {
         f"get_forecast serves the whole request ({GAP}); get_weather cannot serve it, so get_forecast ranks "
         "first."),
 }
-# rationale "tool_first" (default): every rationale opens with a tool's name; the verdict follows
+# rationale "tool_first": every rationale opens with a tool's name; the verdict follows
 DECLINE = "{} is the closest tool, but it cannot serve this request, so I will answer directly."
 TOOL_FIRST = {
     **VERDICT_FIRST,

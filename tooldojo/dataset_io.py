@@ -39,7 +39,7 @@ def _dataset(arrays: dict[str, Any], feats: Any):
 
 
 def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json",
-                        rationale: str = "tool_first") -> dict[str, Any]:
+                        rationale: str = "verdict_first") -> dict[str, Any]:
     """``{"rank": DatasetDict(train), "select": DatasetDict(train), "eval": DatasetDict(<scenario>...)}``
     with the explicit features of :func:`tooldojo.dataset_schema.features`: every scenario of
     :data:`~tooldojo.records.SCENARIOS` (empty ones too), then any other non-empty split of ``examples``.

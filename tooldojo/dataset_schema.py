@@ -74,7 +74,7 @@ def _task_fields(example: Example, config: str, call_format: CallFormat, rationa
 
 
 def example_to_row(example: Example, config: str, call_format: CallFormat = "json",
-                   rationale: Rationale = "tool_first") -> dict[str, Any]:
+                   rationale: Rationale = "verdict_first") -> dict[str, Any]:
     """An :class:`Example` as a row of ``config`` (one at a time; :func:`base_columns` and
     :func:`task_columns` render many)."""
     row = example.model_dump(exclude={"tools", "gold_arguments"})
@@ -118,7 +118,7 @@ def base_columns(examples: Sequence[Example], tools_json: ToolsJson | None = Non
 
 
 def task_columns(examples: Sequence[Example], config: str, call_format: CallFormat = "json",
-                 rationale: Rationale = "tool_first") -> dict[str, list[Any]]:
+                 rationale: Rationale = "verdict_first") -> dict[str, list[Any]]:
     """The columns of ``config`` beyond :data:`BASE_FEATURES` (``prompt``, ``completion``) for ``examples``."""
     rows = [_task_fields(e, config, call_format, rationale) for e in examples]
     return {name: [r[name] for r in rows] for name in features(config) if name not in BASE_FEATURES}

@@ -281,3 +281,19 @@ def test_validation_split_is_an_eval_split_of_families_never_trained(split_run, 
     assert "`validation`: the families held out of training" in (run / "split" / "dataset" / "README.md").read_text()
     # without validation families the eval config has the four scenarios only
     assert set(load_dataset_dir(split_run, "eval")) == set(SCENARIOS)
+
+
+def test_rationale_setting_reaches_the_training_completions(split_run, tmp_path):
+    def zero_thinks(run):
+        rows = load_dataset_dir(run, "select")["train"]
+        return [r["completion"][0]["content"].split("</think>")[0].removeprefix("<think>")
+                for r in rows if r["kind"] == "zero"]
+
+    assert set(zero_thinks(split_run)) == {"None of the available tools can serve this request, so I will answer "
+                                           "directly."}  # the default, verdict_first
+    run = tmp_path / "run"
+    shutil.copytree(split_run, run)
+    run_split(SplitConfig(audit_semantic=False, unseen_family_ratio=0.3, rationale="tool_first"), run, seed=0)
+    names = {t["function"]["name"] for t in _jsonl(run / "split" / "tools.jsonl")}
+    for think in zero_thinks(run):
+        assert think.split()[0] in names and think.endswith("cannot serve this request, so I will answer directly.")

@@ -27,10 +27,10 @@ class SplitConfig(BaseModel):
     """Min and max number of distractor tools (other families) per example."""
     kinds: list[str] = Field(default_factory=lambda: ["zero", "one", "weak_only", "weak_strong"])
     call_format: Literal["json", "python"] = "json"
-    rationale: Literal["tool_first", "verdict_first"] = "tool_first"
-    """How the SFT targets' <think> opens (:data:`tooldojo.prompting.Rationale`): with a tool's name and then
-    the verdict (default), or, as the first results run did, a declined request with one fixed sentence."""
     """Completion syntax of the ``select`` rows (``<tool_call>`` JSON, or Tool-Zero's ``<answer>name(...)``)."""
+    rationale: Literal["verdict_first", "tool_first"] = "verdict_first"
+    """How the SFT targets' <think> opens (:data:`tooldojo.prompting.Rationale`): the verdict first (default;
+    a declined request opens with one fixed sentence), or a tool's name first and the verdict after it."""
     audit_max_jaccard: float = Field(0.7, gt=0, le=1)
     """A cross-split pair above this MinHash Jaccard is a leak: dedup's query/tool *removal* threshold
     (``dedup.minhash.threshold``), i.e. a pair dedup itself would call a duplicate. Held-out queries of a seen
