@@ -69,9 +69,16 @@ It is written with the config but left out of :func:`config_hash`, so changing i
 stage rerun. Where a stage runs is not in its config at all (the ``execution`` section)."""
 
 
+HASHED_UNLESS_DEFAULT = {"hash": "unless_default"}
+"""``Field(..., json_schema_extra=HASHED_UNLESS_DEFAULT)``: a setting added after stages were run with the
+config, whose default does what the stage did before it existed. It is hashed only when set to something
+else, so finished run folders stay up to date when tooldojo gains the setting."""
+
+
 def _hashed_fields(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
     for name, field in type(model).model_fields.items():
-        if field.json_schema_extra == NOT_HASHED:
+        if field.json_schema_extra == NOT_HASHED or (
+                field.json_schema_extra == HASHED_UNLESS_DEFAULT and getattr(model, name) == field.get_default()):
             data.pop(name, None)
         elif isinstance(value := getattr(model, name), BaseModel) and isinstance(data.get(name), dict):
             _hashed_fields(value, data[name])
