@@ -184,6 +184,11 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
     import shutil
 
     shutil.rmtree(run / "eval" / "select_only")
+    from tooldojo.ablate.results import NOTES_MARKER
+
+    page = run / "results" / "results.md"  # hand-written notes below the marker survive a rewrite
+    assert page.read_text().rstrip().endswith(NOTES_MARKER)
+    page.write_text(page.read_text() + "## Findings\nwritten by hand\n")
     # `--report` writes the page from what the folder holds now (the missing evaluation marked), running nothing
     from cli_helpers import stage_cli
 
@@ -196,6 +201,9 @@ def test_ablate_end_to_end_on_the_tiny_model(tmp_path, tiny_model_path):
     assert partial["status"] == "incomplete" and partial["variants"]["select_only"]["scenarios"] is None
     assert partial["variants"]["two_stage"]["scenarios"] == saved["variants"]["two_stage"]["scenarios"]
     assert not (run / "eval" / "select_only").exists()
+    assert page.read_text().endswith(f"{NOTES_MARKER}\n## Findings\nwritten by hand\n")
+    assert "Status: **incomplete**" in page.read_text()
+    assert read_manifest(run / "eval" / "two_stage").code == partial["provenance"]["git"]  # who ran each stage
     run_ablate(cfg)
     after = {v: read_manifest(run / "eval" / v).finished_at for v in VARIANTS}
     assert all(after[v] == finished[v] for v in VARIANTS if v != "select_only")

@@ -164,3 +164,15 @@ def test_settings_that_cannot_change_outputs_are_written_but_not_hashed(tmp_path
         pass
     assert "concurrency: 64" in (tmp_path / "synth" / "config.yaml").read_text()   # ... and is reproducible
     assert StageRun(tmp_path / "synth", "synth", local).up_to_date()
+
+
+def test_a_setting_added_later_is_hashed_only_away_from_its_default():
+    from tooldojo.runs import config_hash
+    from tooldojo.split.config import SplitConfig
+
+    # the hash the split config had before `validation_family_ratio` and `rationale` existed
+    before = {k: v for k, v in SplitConfig().model_dump(mode="json").items()
+              if k not in ("validation_family_ratio", "rationale")}
+    assert config_hash(SplitConfig()) == config_hash(before)  # finished run folders stay up to date
+    assert config_hash(SplitConfig(rationale="tool_first")) != config_hash(before)
+    assert config_hash(SplitConfig(validation_family_ratio=0.1)) != config_hash(before)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tooldojo.prompting import build_completion, rationale
+from tooldojo.prompting import build_completion, closest_tool, rationale
 from tooldojo.records import GENERATE_RESPONSE, Example, QueryRecord, ToolRecord, gold_for
 from tooldojo.split.examples import KINDS, _offered
 
@@ -20,9 +20,9 @@ FAMILY = {"weak": WEAK, "strong": STRONG}
 DISTRACTOR = {"name": "send_email", "description": "Send an email.", "parameters": {}}
 ANSWER = "I can't do that without a tool that can get the current weather at a location."
 
-# (kind, needs, weak tool callable for the query) -> (select rationale, rank rationale)
+# (kind, needs, weak tool callable for the query) -> (select rationale, rank rationale), rationale "verdict_first" (default)
 DIRECT = "None of the available tools can serve this request, so I will answer directly."
-EXPECTED = {
+VERDICT_FIRST = {
     ("zero", "weak", True): (DIRECT, DIRECT),
     ("zero", "strong", True): (DIRECT, DIRECT),
     ("zero", "strong", False): (DIRECT, DIRECT),
@@ -47,6 +47,23 @@ EXPECTED = {
         f"get_forecast serves the whole request ({GAP}); get_weather cannot serve it, so get_forecast ranks "
         "first."),
 }
+# rationale "tool_first": every rationale opens with a tool's name; the verdict follows
+DECLINE = "{} is the closest tool, but it cannot serve this request, so I will answer directly."
+TOOL_FIRST = {
+    **VERDICT_FIRST,
+    ("zero", "weak", True): (DECLINE.format("send_email"),) * 2,
+    ("zero", "strong", True): (DECLINE.format("send_email"),) * 2,
+    ("zero", "strong", False): (DECLINE.format("send_email"),) * 2,
+    ("weak_only", "strong", True): (
+        "get_weather is the closest tool and serves the request in part; no available tool serves all of it.",) * 2,
+    ("weak_only", "strong", False): (DECLINE.format("get_weather"),) * 2,
+    ("weak_strong", "weak", True): (
+        f"get_forecast and get_weather both serve the whole request; get_forecast is the stronger tool ({GAP}), "
+        "so I will call get_forecast.",
+        f"get_forecast and get_weather both serve the whole request; get_forecast is the stronger tool ({GAP}), "
+        "so get_forecast ranks first and get_weather next."),
+}
+EXPECTED = {"verdict_first": VERDICT_FIRST, "tool_first": TOOL_FIRST}
 
 
 def _query(needs: str, weak_callable: bool) -> QueryRecord:
@@ -73,28 +90,40 @@ def _example(kind: str, q: QueryRecord) -> Example | None:
 COMBOS = [(k, n, w) for k in KINDS for n in ("weak", "strong") for w in (True, False) if n == "strong" or w]
 
 
+@pytest.mark.parametrize("style", ["tool_first", "verdict_first"])
 @pytest.mark.parametrize("kind,needs,weak_callable", COMBOS)
-def test_rationale_states_what_each_tool_does_for_the_query(kind, needs, weak_callable):
+def test_rationale_states_what_each_tool_does_for_the_query(kind, needs, weak_callable, style):
     ex = _example(kind, _query(needs, weak_callable))
     if ex is None:  # weak_only exists only for queries that need the strong tool
         assert (kind, needs) == ("weak_only", "weak")
         return
-    select, rank = rationale(ex, "select"), rationale(ex, "rank")
-    assert (select, rank) == EXPECTED[(kind, needs, weak_callable)]
+    select, rank = rationale(ex, "select", style), rationale(ex, "rank", style)
+    assert (select, rank) == EXPECTED[style][(kind, needs, weak_callable)]
+    if style == "tool_first":  # no fixed opening: the first word is always an offered tool's name
+        assert select.split()[0] in {t["name"] for t in ex.tools}
     for text in (select, rank):
         if needs == "weak":  # the weak tool serves the whole query: nothing may say it serves only part
             assert "in part" not in text
         if "in part" in text:
             assert ex.gold_tool != GENERATE_RESPONSE and "get_weather" in text.split("in part")[0]
         if ex.gold_tool == GENERATE_RESPONSE:
-            assert text == DIRECT
+            assert text.endswith("serve this request, so I will answer directly.")
         else:
             assert ex.gold_tool in text
 
 
 def test_every_combination_is_pinned():
     built = {(k, n, w) for k, n, w in COMBOS if _example(k, _query(n, w)) is not None}
-    assert built == set(EXPECTED)
+    assert built == set(VERDICT_FIRST) == set(TOOL_FIRST)
+
+
+def test_closest_tool_is_the_one_sharing_most_words_with_the_query():
+    tools = [{"name": "send_email", "description": "Send an email."},
+             {"name": "get_ride_history", "description": "List past rides in a date range."},
+             {"name": "book_ride", "description": "Book a ride."}]
+    assert closest_tool("How much did I spend on rides between two dates?", tools) == "get_ride_history"
+    assert closest_tool("Nothing in common here", tools) == "send_email"  # a tie: the first offered
+    assert closest_tool("anything", [{"name": GENERATE_RESPONSE}]) is None
 
 
 @pytest.mark.parametrize("answer,arguments", [(ANSWER, {"response": ANSWER}), ("", {})])

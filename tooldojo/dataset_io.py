@@ -8,7 +8,6 @@ Layout (see :mod:`tooldojo.dataset_schema`)::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +15,54 @@ from tooldojo.errors import DataError
 from tooldojo.records import SCENARIOS, Example
 
 
-def rows_for(examples: Iterable[Example], config: str, call_format: str = "json") -> list[dict[str, Any]]:
-    from tooldojo.dataset_schema import example_to_row
+def _arrays(columns: dict[str, list[Any]], feats: Any) -> dict[str, Any]:
+    """Python columns -> Arrow arrays of the features' types."""
+    import pyarrow as pa
 
-    return [example_to_row(e, config, call_format) for e in examples]  # type: ignore[arg-type]
-
-
-def _dataset(rows: list[dict[str, Any]], feats: Any):
-    """A ``Dataset`` with explicit features (an empty one too), columns in the features' order."""
-    from datasets import Dataset
-
-    return Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats)
+    schema = feats.arrow_schema
+    return {name: pa.array(values, type=schema.field(name).type) for name, values in columns.items()}
 
 
-def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json") -> dict[str, Any]:
+def _dataset(arrays: dict[str, Any], feats: Any):
+    """A ``Dataset`` with explicit features over Arrow arrays (an empty one when ``arrays`` is empty), columns
+    in the features' order. Its fingerprint is random, as ``datasets`` gives an in-memory dataset it cannot
+    hash: hashing the whole table would cost more than building it."""
+    import pyarrow as pa
+    from datasets import Dataset, DatasetInfo
+    from datasets.fingerprint import generate_random_fingerprint
+
+    schema = feats.arrow_schema
+    if not arrays:
+        arrays = {name: pa.array([], type=schema.field(name).type) for name in feats}
+    table = pa.Table.from_arrays([arrays[name] for name in feats], schema=schema)
+    return Dataset(table, info=DatasetInfo(features=feats), fingerprint=generate_random_fingerprint())
+
+
+def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json",
+                        rationale: str = "verdict_first") -> dict[str, Any]:
     """``{"rank": DatasetDict(train), "select": DatasetDict(train), "eval": DatasetDict(<scenario>...)}``
-    with the explicit features of :func:`tooldojo.dataset_schema.features`."""
+    with the explicit features of :func:`tooldojo.dataset_schema.features`: every scenario of
+    :data:`~tooldojo.records.SCENARIOS` (empty ones too), then any other non-empty split of ``examples``.
+
+    Built by column straight into Arrow: each distinct tool schema is rendered to JSON once per build, and
+    the ``train`` rows' shared columns once for ``rank`` and ``select``. ``rationale``: how the training
+    completions open their <think> (:data:`tooldojo.prompting.Rationale`)."""
     from datasets import DatasetDict
 
-    from tooldojo.dataset_schema import features
+    from tooldojo.dataset_schema import ToolsJson, base_columns, features, task_columns
 
-    out = {}
-    for config in ("rank", "select"):
-        out[config] = DatasetDict({"train": _dataset(rows_for(examples.get("train", []), config, call_format),
-                                                     features(config))})
-    out["eval"] = DatasetDict({s: _dataset(rows_for(examples.get(s, []), "eval", call_format), features("eval"))
-                               for s in SCENARIOS})
+    tools_json = ToolsJson()
+
+    def dataset(exs: list[Example], config: str, base: dict[str, Any] | None = None):
+        feats = features(config)
+        base = base if base is not None else _arrays(base_columns(exs, tools_json), feats)
+        return _dataset({**base, **_arrays(task_columns(exs, config, call_format, rationale), feats)}, feats)  # type: ignore[arg-type]
+
+    train = examples.get("train", [])
+    train_base = _arrays(base_columns(train, tools_json), features("select"))  # same types in every config
+    out = {config: DatasetDict({"train": dataset(train, config, train_base)}) for config in ("rank", "select")}
+    extra = [s for s, exs in examples.items() if s != "train" and s not in SCENARIOS and exs]
+    out["eval"] = DatasetDict({s: dataset(examples.get(s, []), "eval") for s in (*SCENARIOS, *extra)})
     return out
 
 
@@ -110,7 +131,7 @@ def load_dataset_dir(path: str | Path, config: str):
         table = pq.read_table(f)
         for name in feats.keys() - set(table.column_names):  # written before the column existed: nulls
             table = table.append_column(name, pa.nulls(table.num_rows, feats.arrow_schema.field(name).type))
-        out[f.stem] = Dataset(table, info=DatasetInfo(features=feats)) if table.num_rows else _dataset([], feats)
+        out[f.stem] = Dataset(table, info=DatasetInfo(features=feats)) if table.num_rows else _dataset({}, feats)
     return DatasetDict(out)
 
 

@@ -18,11 +18,12 @@ prompt-completion format); ``eval`` rows add ``prompt`` for the select task.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from datasets import Features, List, Value
 
-from tooldojo.prompting import CallFormat, Task, build_completion, build_prompt, openai_tools
+from tooldojo.prompting import CallFormat, Rationale, Task, build_completion, build_prompt, openai_tools
 from tooldojo.records import GENERATE_RESPONSE, Example
 
 CONFIGS = ("rank", "select", "eval")
@@ -57,16 +58,70 @@ def features(config: str) -> Features:
     return Features(feats)
 
 
-def example_to_row(example: Example, config: str, call_format: CallFormat = "json") -> dict[str, Any]:
-    """An :class:`Example` as a row of ``config``."""
+def _gold_arguments(example: Example) -> str:
+    return json.dumps(example.gold_arguments, ensure_ascii=False, sort_keys=True)
+
+
+def _task_fields(example: Example, config: str, call_format: CallFormat, rationale: Rationale) -> dict[str, Any]:
+    """A row's ``prompt`` and, for ``rank``/``select``, ``completion`` (its <think> opening as ``rationale``
+    says)."""
     task: Task = "rank" if config == "rank" else "select"
+    fields: dict[str, Any] = {"prompt": build_prompt(example.query, task, call_format)}
+    if config in ("rank", "select"):
+        fields["completion"] = [{"role": "assistant",
+                                 "content": build_completion(example, task, call_format, style=rationale)}]
+    return fields
+
+
+def example_to_row(example: Example, config: str, call_format: CallFormat = "json",
+                   rationale: Rationale = "verdict_first") -> dict[str, Any]:
+    """An :class:`Example` as a row of ``config`` (one at a time; :func:`base_columns` and
+    :func:`task_columns` render many)."""
     row = example.model_dump(exclude={"tools", "gold_arguments"})
     row["tools"] = json.dumps(openai_tools(example.tools), ensure_ascii=False)
-    row["gold_arguments"] = json.dumps(example.gold_arguments, ensure_ascii=False, sort_keys=True)
-    row["prompt"] = build_prompt(example.query, task, call_format)
-    if config in ("rank", "select"):
-        row["completion"] = [{"role": "assistant", "content": build_completion(example, task, call_format)}]
+    row["gold_arguments"] = _gold_arguments(example)
+    row.update(_task_fields(example, config, call_format, rationale))
     return row
+
+
+class ToolsJson:
+    """Renders candidate tool lists as the ``tools`` column's JSON string, each distinct tool schema once.
+
+    The result is ``json.dumps(openai_tools(tools), ensure_ascii=False)``: a JSON list is its entries' JSON
+    joined by ``", "``, and an entry's JSON depends only on its function schema, so each schema object is
+    dumped on first sight and looked up by identity after (examples share their family's schema objects).
+    """
+
+    def __init__(self) -> None:
+        # id -> (schema, its entry's JSON); holding the schema keeps its id from being reused
+        self._seen: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def __call__(self, tools: list[dict[str, Any]]) -> str:
+        parts = []
+        for entry in openai_tools(tools):
+            fn = entry["function"]
+            hit = self._seen.get(id(fn))
+            if hit is None:
+                hit = self._seen[id(fn)] = (fn, json.dumps(entry, ensure_ascii=False))
+            parts.append(hit[1])
+        return "[" + ", ".join(parts) + "]"
+
+
+def base_columns(examples: Sequence[Example], tools_json: ToolsJson | None = None) -> dict[str, list[Any]]:
+    """The :data:`BASE_FEATURES` columns of ``examples`` (the rows of :func:`example_to_row`, by column);
+    pass one ``tools_json`` to every call of a build to render each tool once."""
+    tools_json = tools_json or ToolsJson()
+    cols = {name: [getattr(e, name) for e in examples] for name in BASE_FEATURES}
+    cols["tools"] = [tools_json(e.tools) for e in examples]
+    cols["gold_arguments"] = [_gold_arguments(e) for e in examples]
+    return cols
+
+
+def task_columns(examples: Sequence[Example], config: str, call_format: CallFormat = "json",
+                 rationale: Rationale = "verdict_first") -> dict[str, list[Any]]:
+    """The columns of ``config`` beyond :data:`BASE_FEATURES` (``prompt``, ``completion``) for ``examples``."""
+    rows = [_task_fields(e, config, call_format, rationale) for e in examples]
+    return {name: [r[name] for r in rows] for name in features(config) if name not in BASE_FEATURES}
 
 
 def row_to_example(row: dict[str, Any]) -> Example:

@@ -28,9 +28,11 @@ Completions:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from tooldojo.records import GENERATE_RESPONSE, GENERATE_RESPONSE_TOOL, Example
+from tooldojo.similarity.text import name_words
 
 Task = Literal["select", "rank"]
 CallFormat = Literal["json", "python"]
@@ -85,26 +87,74 @@ def _py_literal(value: Any) -> str:
     return repr(value)
 
 
-def rationale(example: Example, task: Task) -> str:
+Rationale = Literal["verdict_first", "tool_first"]
+"""How the SFT target's <think> opens. ``verdict_first`` (default, the first results run): a declined request
+opens with one fixed sentence, "None of the available tools ...". ``tool_first``: every rationale opens with a
+tool's name (the one that serves, or the closest one that cannot) and the verdict follows it, so declining is
+decided after naming a candidate. Tried because greedy decoding may prefer the fixed sentence's first token
+whenever the model spreads its first-token probability over several tool names (the first results run's
+two-stage model declined 78% of the requests a tool could serve); on validation families it declined less
+(58% against 67%, intervals overlapping) with no gain in accuracy (0.355 against 0.370), so the default
+stays (docs/results.md)."""
+
+DIRECT = "None of the available tools can serve this request, so I will answer directly."
+_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(name_words(text).casefold()))
+
+
+def closest_tool(query: str, tools: list[dict[str, Any]]) -> str | None:
+    """The offered tool sharing the most words (of 3+ characters) with ``query``, by name and description;
+    the first offered one on a tie; ``None`` when nothing is offered.
+
+    >>> closest_tool("Book a ride to the airport", [{"name": "send_email", "description": "Send an email."},
+    ...               {"name": "book_flight", "description": "Book a flight."}])
+    'book_flight'
+    """
+    q = _words(query)
+    best, score = None, -1
+    for fn in tools:
+        name = str(fn.get("name", ""))
+        if name == GENERATE_RESPONSE:
+            continue
+        s = len(q & _words(f"{name} {fn.get('description', '')}"))
+        if s > score:
+            best, score = name, s
+    return best
+
+
+def rationale(example: Example, task: Task, style: Rationale = "verdict_first") -> str:
     """A short, rule-built reasoning for the gold answer (the SFT target's <think> section), stating what each
     offered family tool can do for this query: the one its ``needs`` names serves all of it; the weak tool of a
     ``needs="strong"`` query serves it only in part (or not at all when it has no gold call); the strong tool,
-    when offered, comes first either way."""
+    when offered, comes first either way. ``style`` is where the verdict goes (see :data:`Rationale`)."""
     gold, weak, strong = example.gold_tool, example.weak_tool, example.strong_tool
     gap = f" ({example.capability_gap})" if example.capability_gap else ""
+    first = style == "tool_first"
     if gold == GENERATE_RESPONSE:
-        return "None of the available tools can serve this request, so I will answer directly."
+        offered = [t["name"] for t in example.tools]
+        closest = next((t for t in (weak, strong) if t in offered), None) or closest_tool(example.query,
+                                                                                          example.tools)
+        if not first or closest is None:
+            return DIRECT
+        return f"{closest} is the closest tool, but it cannot serve this request, so I will answer directly."
     if example.kind == "weak_strong" and weak and strong:
         partly = weak in example.gold_ranking
         then = (f"so I will call {strong}." if task == "select"
                 else f"so {strong} ranks first and {weak} next." if partly else f"so {strong} ranks first.")
         if example.needs == "weak":
-            return f"Both {weak} and {strong} serve the whole request; {strong} is the stronger tool{gap}, {then}"
+            both = f"{strong} and {weak} both serve" if first else f"Both {weak} and {strong} serve"
+            return f"{both} the whole request; {strong} is the stronger tool{gap}, {then}"
         if example.needs == "strong":
             part = "serves it only in part" if partly else "cannot serve it"
             return f"{strong} serves the whole request{gap}; {weak} {part}, {then}"
-        return f"Both {weak} and {strong} can serve this request; {strong} is the stronger tool{gap}, {then}"
+        both = f"{strong} and {weak} can both serve" if first else f"Both {weak} and {strong} can serve"
+        return f"{both} this request; {strong} is the stronger tool{gap}, {then}"
     if example.kind == "weak_only":
+        if first:
+            return f"{gold} is the closest tool and serves the request in part; no available tool serves all of it."
         return f"No available tool serves the whole request; {gold} is the closest and serves it in part."
     if example.kind == "one":
         return f"{gold} serves the whole request{gap if gold == strong else ''}."
@@ -112,19 +162,9 @@ def rationale(example: Example, task: Task) -> str:
 
 
 def build_completion(example: Example, task: Task = "select", call_format: CallFormat = "json",
-                     think: bool = True) -> str:
-    """The gold completion text for ``example``."""
-    head = f"<think>{rationale(example, task)}</think>\n" if think else ""
+                     think: bool = True, style: Rationale = "verdict_first") -> str:
+    """The gold completion text for ``example`` (``style``: see :data:`Rationale`)."""
+    head = f"<think>{rationale(example, task, style)}</think>\n" if think else ""
     if task == "rank":
         return head + f"<ranking>{json.dumps(example.gold_ranking, ensure_ascii=False)}</ranking>"
     return head + format_call(example.gold_tool, example.gold_arguments, call_format)
-
-
-def example_to_sft_row(example: Example, task: Task, call_format: CallFormat = "json") -> dict[str, Any]:
-    """A TRL conversational prompt-completion row: ``prompt``, ``completion`` (message lists), ``tools``
-    (JSON string of OpenAI tool entries, as TRL's SFT and GRPO trainers read it)."""
-    return {
-        "prompt": build_prompt(example.query, task, call_format),
-        "completion": [{"role": "assistant", "content": build_completion(example, task, call_format)}],
-        "tools": json.dumps(openai_tools(example.tools), ensure_ascii=False),
-    }

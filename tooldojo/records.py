@@ -60,6 +60,9 @@ SCENARIOS = (
     "weak_to_strong",
 )
 """GenTool's four generalization scenarios as tooldojo defines them (see docs/method.md)."""
+VALIDATION = "validation"
+"""The eval split of training-side families held out for choosing settings (``split.validation_family_ratio``):
+every kind of example of families no model trained on, like the unseen-tool scenarios, but never a test set."""
 
 
 def stable_id(*parts: Any, prefix: str = "", length: int = 16) -> str:

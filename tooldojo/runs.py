@@ -12,10 +12,12 @@ later stage would read as complete.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -43,6 +45,23 @@ def package_versions(names: Iterable[str] = _VERSIONED) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def code_version() -> dict[str, Any]:
+    """The commit of the tooldojo checkout this process imported, and whether it had uncommitted changes
+    (``None`` for an installed package outside a git checkout). Cached: the code a process runs is the code it
+    imported, even when the checkout moves on while it works."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                                 cwd=Path(__file__).resolve().parent)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
+
+
 NOT_HASHED = {"hash": False}
 """``Field(..., json_schema_extra=NOT_HASHED)``: a setting that cannot change a stage's outputs (how hard it
 drives a server: the synth teacher's concurrency, rate limits, timeouts, retries, cost cap, circuit breaker).
@@ -50,9 +69,16 @@ It is written with the config but left out of :func:`config_hash`, so changing i
 stage rerun. Where a stage runs is not in its config at all (the ``execution`` section)."""
 
 
+HASHED_UNLESS_DEFAULT = {"hash": "unless_default"}
+"""``Field(..., json_schema_extra=HASHED_UNLESS_DEFAULT)``: a setting added after stages were run with the
+config, whose default does what the stage did before it existed. It is hashed only when set to something
+else, so finished run folders stay up to date when tooldojo gains the setting."""
+
+
 def _hashed_fields(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
     for name, field in type(model).model_fields.items():
-        if field.json_schema_extra == NOT_HASHED:
+        if field.json_schema_extra == NOT_HASHED or (
+                field.json_schema_extra == HASHED_UNLESS_DEFAULT and getattr(model, name) == field.get_default()):
             data.pop(name, None)
         elif isinstance(value := getattr(model, name), BaseModel) and isinstance(data.get(name), dict):
             _hashed_fields(value, data[name])
@@ -136,6 +162,9 @@ class Manifest(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     """Stage-specific facts: token accounting, filter reports, leakage audit, training metrics."""
     versions: dict[str, str] = Field(default_factory=package_versions)
+    code: dict[str, Any] = Field(default_factory=dict)
+    """The tooldojo commit that ran the stage (:func:`code_version`; empty in manifests written before it was
+    recorded)."""
     started_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     finished_at: str | None = None
     seconds: float | None = None
@@ -173,7 +202,8 @@ class StageRun:
                  inputs: dict[str, str] | None = None):
         self.dir = Path(stage_dir)
         self.config = config
-        self.manifest = Manifest(stage=stage, config_hash=config_hash(config), inputs=inputs or {})
+        self.manifest = Manifest(stage=stage, config_hash=config_hash(config), inputs=inputs or {},
+                                 code=code_version())
         self._t0 = 0.0
 
     @property

@@ -95,3 +95,14 @@ def test_answer_is_scored_apart_from_the_selection(output, answered):
     v = score_select(parse_result(output, None), row)
     assert v["answered"] is answered
     assert v["tool_correct"] is (answered is not None) and v["call_exact"] is (answered is not None)
+
+
+def test_validation_runs_only_when_asked_and_alone():
+    from tooldojo.errors import ConfigError
+    from tooldojo.eval.data import select_scenarios
+
+    available = ["validation", "weak_to_strong", "seen_tool_unseen_query"]
+    assert select_scenarios(available, None) == ["seen_tool_unseen_query", "weak_to_strong"]
+    assert select_scenarios(available, ["validation"]) == ["validation"]
+    with pytest.raises(ConfigError, match="validation is evaluated on its own"):
+        select_scenarios(available, ["validation", "weak_to_strong"])

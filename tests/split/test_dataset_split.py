@@ -233,3 +233,67 @@ def test_distractor_pools_skip_the_own_cluster():
             assert all(a.family_side[f] == "seen" and a.family_cluster[f] != cluster for f in got)
     assert len(pools.draw(rng, "seen", "big", 10)) == 5  # only 5 seen families outside the big cluster
     assert pools.draw(rng, "unseen", "c16", 9) and len(pools.draw(rng, "unseen", "c16", 9)) == 3
+
+
+def test_validation_families_are_whole_clusters_and_leave_the_unseen_side_alone():
+    def tool(fid, role):
+        return ToolRecord(tool_id=f"{fid}_{role}", family_id=fid, domain="d", role=role,
+                          function={"name": f"{fid}_{role}", "description": "x", "parameters": {"type": "object"}})
+
+    fams = [f"f{i}" for i in range(20)]
+    tools = [tool(f, r) for f in fams for r in ("weak", "strong")]
+    queries = [QueryRecord(query_id=f"{f}_q{k}", family_id=f, text=f"query {f} {k}", style="imperative",
+                           needs="weak", calls={f"{f}_weak": {}}) for f in fams for k in range(4)]
+    clusters = [{"cluster_id": "c1", "families": ["f0", "f1"], "query_groups": []}]
+    clusters += [{"cluster_id": f"c{f}", "families": [f], "query_groups": []} for f in fams[2:]]
+    for seed in range(10):
+        plain = assign(tools, queries, clusters, SplitConfig(unseen_family_ratio=0.25), seed)
+        a = assign(tools, queries, clusters, SplitConfig(unseen_family_ratio=0.25, validation_family_ratio=0.2), seed)
+        unseen = {f for f, s in a.family_side.items() if s == "unseen"}
+        assert unseen == {f for f, s in plain.family_side.items() if s == "unseen"}
+        held = {f for f, s in a.family_side.items() if s == "validation"}
+        assert 3 <= len(held) <= 4 and not held & unseen  # 0.2 of 20 families; the f0+f1 cluster may not fit
+        assert len({a.family_side[f] for f in ("f0", "f1")}) == 1
+        for q in queries:
+            assert (a.query_split[q.query_id] == "validation") == (q.family_id in held)
+        assert a.stats["families"]["validation"] == len(held) and a.stats["queries"]["validation"] == 4 * len(held)
+    assert "validation" not in plain.stats["families"]
+
+
+def test_validation_split_is_an_eval_split_of_families_never_trained(split_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(split_run, run)
+    run_split(SplitConfig(audit_semantic=False, unseen_family_ratio=0.3, validation_family_ratio=0.2), run, seed=0)
+    side = {t["family_id"]: t["split"] for t in _jsonl(run / "split" / "tools.jsonl")}
+    held = {f for f, s in side.items() if s == "validation"}
+    assert held
+    val = load_dataset_dir(run, "eval")["validation"]
+    assert {r["family_id"] for r in val} == held
+    assert {r["kind"] for r in val} >= {"zero", "one", "weak_strong"}  # every kind, weak_strong included
+    names = {t["function"]["name"]: t["family_id"] for t in _jsonl(run / "split" / "tools.jsonl")}
+    for r in val:  # distractors come from other held-out families only
+        offered = {t["function"]["name"] for t in json.loads(r["tools"])} - {GENERATE_RESPONSE}
+        assert {names[n] for n in offered} <= held
+    trained = {r["family_id"] for r in load_dataset_dir(run, "select")["train"]}
+    assert not trained & held
+    audit = json.loads((run / "split" / "audit.json").read_text())
+    assert "validation" in {p["unseen"] for p in audit["pairs"]}
+    assert "`validation`: the families held out of training" in (run / "split" / "dataset" / "README.md").read_text()
+    # without validation families the eval config has the four scenarios only
+    assert set(load_dataset_dir(split_run, "eval")) == set(SCENARIOS)
+
+
+def test_rationale_setting_reaches_the_training_completions(split_run, tmp_path):
+    def zero_thinks(run):
+        rows = load_dataset_dir(run, "select")["train"]
+        return [r["completion"][0]["content"].split("</think>")[0].removeprefix("<think>")
+                for r in rows if r["kind"] == "zero"]
+
+    assert set(zero_thinks(split_run)) == {"None of the available tools can serve this request, so I will answer "
+                                           "directly."}  # the default, verdict_first
+    run = tmp_path / "run"
+    shutil.copytree(split_run, run)
+    run_split(SplitConfig(audit_semantic=False, unseen_family_ratio=0.3, rationale="tool_first"), run, seed=0)
+    names = {t["function"]["name"] for t in _jsonl(run / "split" / "tools.jsonl")}
+    for think in zero_thinks(run):
+        assert think.split()[0] in names and think.endswith("cannot serve this request, so I will answer directly.")

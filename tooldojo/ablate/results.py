@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 from tooldojo.ablate.variants import LABELS, training_runs, variant_model
 from tooldojo.config import PipelineConfig
 from tooldojo.eval.intervals import rate
-from tooldojo.records import SCENARIOS
+from tooldojo.records import SCENARIOS, VALIDATION
+from tooldojo.runs import code_version
 
 METRICS = [
     ("tool_accuracy", "n", "Tool-selection accuracy"),
@@ -30,6 +30,7 @@ METRICS = [
 ]
 """(metric in metrics.json, the field holding its n, title): the shares reported with intervals."""
 ALL = "all"
+NOTES_MARKER = "<!-- notes: written by hand below this line; tooldojo keeps them when it rewrites the page -->"
 UNSEEN_TOOLS = ("unseen_tool_seen_query", "unseen_tool_unseen_query")
 
 
@@ -55,19 +56,6 @@ def bfcl_numbers(metrics: dict[str, Any]) -> dict[str, Any]:
     return {c: rate(m.get("accuracy"), m.get("n")) for c, m in metrics.get("categories", {}).items()}
 
 
-def git_commit(cwd: Path | None = None) -> dict[str, Any]:
-    """The checkout's commit and whether it had uncommitted changes (``None`` outside a git checkout)."""
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=cwd, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
-
-
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                             "cpus": os.cpu_count(), "python": platform.python_version()}
@@ -91,24 +79,25 @@ def _stage_folders(run_dir: Path, cfg: PipelineConfig) -> dict[str, Path]:
     return folders
 
 
-def stage_times(run_dir: Path, cfg: PipelineConfig) -> tuple[dict[str, float], dict[str, str]]:
-    """Each finished stage's seconds (from its manifest; resumed work counts the attempt that finished) and
-    what they bought: examples/s of an evaluation, s/step of each training phase."""
+def stage_times(run_dir: Path, cfg: PipelineConfig) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+    """Each finished stage's seconds (from its manifest; resumed work counts the attempt that finished), what
+    they bought (examples/s of an evaluation, s/step of each training phase) and the commit that ran it."""
     from tooldojo.runs import read_manifest
 
-    seconds, speed = {}, {}
+    seconds, speed, commits = {}, {}, {}
     for name, folder in _stage_folders(run_dir, cfg).items():
         m = read_manifest(folder)
         if m is None or m.status != "complete":
             continue
         if m.seconds is not None:
             seconds[name] = round(m.seconds, 1)
+        commits[name] = m.code.get("commit") or "unknown"
         if (eps := m.stats.get("examples_per_second")) is not None:
             speed[name] = f"{eps:.2f} examples/s"
         elif phases := m.stats.get("phases"):
             speed[name] = ", ".join(f"{p} {r['seconds_per_step']:.1f} s/step" for p, r in phases.items()
                                     if r.get("seconds_per_step") and not r.get("skipped"))
-    return seconds, speed
+    return seconds, speed, commits
 
 
 def _training(cfg: PipelineConfig, variant: str) -> str:
@@ -202,6 +191,18 @@ def cell(r: dict[str, Any] | None) -> str:
     return f"{r['value']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
 
 
+def _code_lines(prov: dict[str, Any]) -> list[str]:
+    """Which commit ran which stage, when not every stage ran at the commit that wrote the page."""
+    by_commit: dict[str, list[str]] = {}
+    for stage, commit in prov.get("stage_commits", {}).items():
+        by_commit.setdefault(commit, []).append(stage)
+    if set(by_commit) <= {prov["git"].get("commit")}:
+        return []
+    parts = [f"`{c[:12]}` ({', '.join(s)})" if c != "unknown" else f"not recorded ({', '.join(s)})"
+             for c, s in by_commit.items()]
+    return ["Code: the stages ran at " + "; ".join(parts) + ".", ""]
+
+
 def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> str:
     from tooldojo.reporting import md_table
 
@@ -222,6 +223,7 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
              + ("this page was written by `--report` from the run folder)." if prov["wall_seconds"] is None else
                 f"the command that wrote this page ran {prov['wall_seconds'] / 60:.1f} min, less when it resumed "
                 "finished stages)."), "",
+             *_code_lines(prov),
              "## Commands", "", "```", *(["tooldojo eval bfcl --setup   # once, for the BFCL rows"]
                                          if record["bfcl"]["run"] else []),
              command or f"tooldojo ablate --run-dir {record['run_dir']}", "```", "",
@@ -232,7 +234,7 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
              f"n is the number of examples (pairs for Zero-to-One). At most {record['eval_limit'] or 'all'} "
              "examples per scenario, the same examples for every variant.", ""]
     for metric, _, title in METRICS:
-        scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, metric) for v in names)]
+        scenarios = [s for s in (*SCENARIOS, VALIDATION, ALL) if any(_get(variants, v, s, metric) for v in names)]
         if not scenarios:
             continue
         rows = []
@@ -298,8 +300,20 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
               "by-kind table says which.",
               "- Step budgets are matched where the comparison needs it: (b) trains as many SFT steps as (c)'s two "
               "stages together; (e) as many GRPO steps as (d).",
-              "- Per-example outputs are in `eval/<variant>/examples.jsonl`; per-stage timings in each manifest.", ""]
+              "- Per-example outputs are in `eval/<variant>/examples.jsonl`; per-stage timings in each manifest.", "",
+              NOTES_MARKER, ""]
     return "\n".join(lines)
+
+
+def with_notes(page: str, old: str | None) -> str:
+    """``page`` followed by the hand-written notes below :data:`NOTES_MARKER` in ``old`` (the page it replaces).
+
+    >>> with_notes(f"# Results\\n{NOTES_MARKER}\\n", f"# old\\n{NOTES_MARKER}\\n## Findings\\n")
+    '# Results\\n<!-- notes: written by hand below this line; tooldojo keeps them when it rewrites the page -->\\n## Findings\\n'
+    """
+    if not old or NOTES_MARKER not in old:
+        return page
+    return page + old.split(NOTES_MARKER, 1)[1].lstrip("\n")
 
 
 def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Path | None = None,
@@ -310,13 +324,13 @@ def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Pa
     from tooldojo.runs import write_json, write_text
 
     record = collect(cfg, bfcl_note=bfcl_note)
-    seconds, speed = stage_times(cfg.run_dir, cfg)
-    record["provenance"] = {"git": git_commit(), "machine": machine(),
+    seconds, speed, commits = stage_times(cfg.run_dir, cfg)
+    record["provenance"] = {"git": code_version(), "machine": machine(), "stage_commits": commits,
                             "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
                             "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
                             "stage_seconds": seconds, "stage_speed": speed}
     variants = record["variants"]
-    scenarios = [s for s in (*SCENARIOS, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
+    scenarios = [s for s in (*SCENARIOS, VALIDATION, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
     for out in [cfg.run_dir / "results", *([docs] if docs else [])]:
         plot = None
         if scenarios:
@@ -328,5 +342,7 @@ def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Pa
                          ylabel="accuracy", path=Path(out) / "results.png")
             plot = "results.png"
         write_json(Path(out) / "results.json", record)
-        write_text(Path(out) / "results.md", render(record, command=command, plot=plot))
+        page = Path(out) / "results.md"
+        old = page.read_text(encoding="utf-8") if page.is_file() else None
+        write_text(page, with_notes(render(record, command=command, plot=plot), old))
     return record

@@ -44,7 +44,7 @@ def check_config(cfg: PipelineConfig) -> None:
     """Refuse settings that cannot make a fair comparison, before anything runs."""
     a: AblateConfig = cfg.ablate
     wanted = set(a.variants)
-    if extra := [v for v in a.bfcl_variants if v not in wanted]:
+    if a.bfcl != "off" and (extra := [v for v in a.bfcl_variants if v not in wanted]):
         raise ConfigError(f"BFCL variants {extra} are not in ablate.variants", field="ablate.bfcl_variants",
                           fix=f"choose from {', '.join(a.variants)}")
     steps = {"rank": cfg.train.rank.max_steps, "select": cfg.train.select.max_steps}
@@ -107,8 +107,9 @@ def _examples_per_variant(cfg: PipelineConfig, sizes: dict[str, int] | None) -> 
         sizes = scenario_sizes_of(cfg)
     if sizes:
         return sum(n if limit is None else min(n, limit) for n in sizes.values()) * len(cfg.eval.tasks)
-    # before the split exists: four scenarios at the limit (~650 examples each at 16 queries per family)
-    return (limit or 650) * 4 * len(cfg.eval.tasks)
+    # before the split exists: the chosen scenarios (default four) at the limit (~650 examples each at 16
+    # queries per family)
+    return (limit or 650) * len(cfg.eval.scenarios or range(4)) * len(cfg.eval.tasks)
 
 
 def _bfcl_entries(cfg: PipelineConfig) -> int:

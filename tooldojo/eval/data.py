@@ -12,7 +12,7 @@ from typing import Any
 from tooldojo.errors import ConfigError
 from tooldojo.eval.generation import GenRequest
 from tooldojo.prompting import build_prompt
-from tooldojo.records import SCENARIOS
+from tooldojo.records import SCENARIOS, VALIDATION
 from tooldojo.stopping import STOPS
 
 MAX_NEW_TOKENS = {"select": 192, "rank": 128}
@@ -28,15 +28,21 @@ def load_eval_sets(path: str | Path) -> dict[str, Any]:
 
 
 def select_scenarios(available: Iterable[str], wanted: list[str] | None) -> list[str]:
-    """The scenarios to run, in :data:`~tooldojo.records.SCENARIOS` order (extra splits after them)."""
+    """The scenarios to run, in :data:`~tooldojo.records.SCENARIOS` order (extra splits after them).
+    ``validation`` runs only when asked for, and alone: it is for choosing settings, not a test set, and the
+    overall metrics of one evaluation pool every scenario it ran."""
     available = list(available)
     if wanted:
         missing = [s for s in wanted if s not in available]
         if missing:
             raise ConfigError(f"no eval split named {missing}", field="eval.scenarios",
                               fix=f"choose from {', '.join(available)}")
+        if VALIDATION in wanted and len(set(wanted)) > 1:
+            raise ConfigError("validation is evaluated on its own", field="eval.scenarios",
+                              fix="run `--set eval.scenarios=[validation]` and the test scenarios separately")
         return [s for s in available if s in wanted]
-    return [s for s in SCENARIOS if s in available] + sorted(s for s in available if s not in SCENARIOS)
+    return [s for s in SCENARIOS if s in available] + sorted(s for s in available
+                                                             if s not in SCENARIOS and s != VALIDATION)
 
 
 def sample_rows(rows: list[dict[str, Any]], limit: int | None, seed: int) -> list[dict[str, Any]]:

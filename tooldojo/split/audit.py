@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from tooldojo.records import GENERATE_RESPONSE, SCENARIOS
+from tooldojo.records import GENERATE_RESPONSE, SCENARIOS, VALIDATION
 
-UNSEEN_TOOL_SPLITS = ("unseen_tool_seen_query", "unseen_tool_unseen_query", "weak_to_strong")
+UNSEEN_TOOL_SPLITS = ("unseen_tool_seen_query", "unseen_tool_unseen_query", "weak_to_strong", VALIDATION)
 
 
 def tool_texts(tools_column: Sequence[str]) -> list[str]:
@@ -107,13 +107,13 @@ def audit_pair(seen_name: str, seen_rows: dict[str, list], unseen_name: str, uns
 
 def audit_dataset(dicts: dict[str, Any], *, minhash: Any | None, semantic: Any | None, max_jaccard: float,
                   max_cosine: float, top: int = 5) -> dict[str, Any]:
-    """Audit ``train`` against every evaluation scenario of a scenario dataset (``{"select": DatasetDict,
+    """Audit ``train`` against every evaluation scenario (and ``validation``) of a scenario dataset (``{"select": DatasetDict,
     "eval": DatasetDict, ...}`` as built or loaded)."""
     train = dicts["select"]["train"]
     seen_rows = {"query": train["query"], "tools": train["tools"]}
     pairs = []
     cache: dict[str, np.ndarray] = {}
-    for scenario in SCENARIOS:
+    for scenario in (*SCENARIOS, VALIDATION):
         if scenario not in dicts["eval"]:
             continue
         ds = dicts["eval"][scenario]

@@ -174,6 +174,9 @@ def render_card(info: CardInfo, stats: dict[str, Any], sizes: dict[str, dict[str
                    "result": "pass" if r["passed"] else "FAIL"}
                   for p in audit.get("pairs", []) for what, r in p["checks"].items()]
     sp = info.split
+    validation = ("\n  `validation`: the families held out of training for choosing settings "
+                  f"({sp.get('families', {}).get('validation', '?')} families; not a test set)."
+                  if "validation" in sizes.get("eval", {}) else "")
     size_rows = [{"config": c, "split": s, "examples": v["num_examples"]} for c, splits in sizes.items()
                  for s, v in splits.items()]
     body = f"""
@@ -190,7 +193,7 @@ an upgraded tool over a weaker one (Weak-to-Strong), following GenTool. Made wit
   best first, then `generate_response`.
 - `select` (`train`, default): stage 2. The completion is the chosen tool's call (or `generate_response`).
 - `eval`: one split per generalization scenario: `seen_tool_unseen_query`, `unseen_tool_seen_query`,
-  `unseen_tool_unseen_query`, `weak_to_strong`.
+  `unseen_tool_unseen_query`, `weak_to_strong`.{validation}
 
 {_md_table(size_rows)}
 
@@ -221,7 +224,7 @@ scenarios = load_dataset("<repo>", "eval")
 {_md_table(removed_rows) if removed_rows else "No rows were removed."}
 
 - **Split**: by tool-family cluster (a family, its upgraded variant and every family the filters linked to
-  it stay on one side). {sp.get("families", {}).get("unseen", "?")} of {sp.get("families", {}).get("seen", 0) + sp.get("families", {}).get("unseen", 0)}
+  it stay on one side). {sp.get("families", {}).get("unseen", "?")} of {sum(v for k, v in sp.get("families", {}).items() if k in ("seen", "unseen", "validation"))}
   families are unseen (target ratio {sp.get("settings", {}).get("unseen_family_ratio", "?")}); {sp.get("settings", {}).get("unseen_query_ratio", "?")}
   of the seen families' queries are held out as unseen queries; held-out styles: {sp.get("held_out_styles", sp.get("settings", {}).get("unseen_styles", []))}.
   Share of queries per split: {", ".join(f"{k} {v:.0%}" for k, v in sp.get("query_shares", {}).items()) or "-"}.

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tooldojo.runs import HASHED_UNLESS_DEFAULT
+
 
 class SplitConfig(BaseModel):
     """Family-level seen/unseen split and the scenario datasets built from it."""
@@ -14,6 +16,10 @@ class SplitConfig(BaseModel):
 
     unseen_family_ratio: float = Field(0.2, ge=0, lt=1)
     """Share of tool families (with their clusters) held out as *unseen tools* (most families are trained)."""
+    validation_family_ratio: float = Field(0.0, ge=0, lt=1, json_schema_extra=HASHED_UNLESS_DEFAULT)
+    """Share of tool families (whole clusters, from the families left after the unseen ones) held out of
+    training as the ``validation`` eval split: unseen tools for choosing settings (training targets, steps,
+    learning rates) without looking at a test scenario. 0 (default): none, every remaining family trains."""
     unseen_query_ratio: float = Field(0.1, ge=0, lt=1)
     """Share of seen families' queries held out as *unseen queries* for seen tools."""
     unseen_styles: list[str] = Field(default_factory=list)
@@ -24,6 +30,9 @@ class SplitConfig(BaseModel):
     kinds: list[str] = Field(default_factory=lambda: ["zero", "one", "weak_only", "weak_strong"])
     call_format: Literal["json", "python"] = "json"
     """Completion syntax of the ``select`` rows (``<tool_call>`` JSON, or Tool-Zero's ``<answer>name(...)``)."""
+    rationale: Literal["verdict_first", "tool_first"] = Field("verdict_first", json_schema_extra=HASHED_UNLESS_DEFAULT)
+    """How the SFT targets' <think> opens (:data:`tooldojo.prompting.Rationale`): the verdict first (default;
+    a declined request opens with one fixed sentence), or a tool's name first and the verdict after it."""
     audit_max_jaccard: float = Field(0.7, gt=0, le=1)
     """A cross-split pair above this MinHash Jaccard is a leak: dedup's query/tool *removal* threshold
     (``dedup.minhash.threshold``), i.e. a pair dedup itself would call a duplicate. Held-out queries of a seen

@@ -2,7 +2,9 @@
 
 1. **Families.** The dedup stage's clusters (families linked by near-duplicate or close tools or queries)
    are shuffled with the seed and assigned whole to the *unseen* side until ``unseen_family_ratio`` of the
-   families is reached; a cluster that would overshoot is skipped, so no cluster is ever cut in two.
+   families is reached; a cluster that would overshoot is skipped, so no cluster is ever cut in two. Then,
+   in the same order, ``validation_family_ratio`` of them go to the *validation* side the same way (all their
+   queries make the ``validation`` split); the unseen side does not depend on it.
 2. **Queries of unseen families** are all evaluation: one style per family (seeded, rotating over the
    family's styles), or the styles in ``unseen_styles`` when set, goes to ``unseen_tool_unseen_query``, the
    others to ``unseen_tool_seen_query`` (their ``weak_strong`` examples make the ``weak_to_strong`` split).
@@ -19,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from tooldojo.records import SCENARIOS, QueryRecord, ToolRecord
+from tooldojo.records import SCENARIOS, VALIDATION, QueryRecord, ToolRecord
 
 TRAIN = "train"
 
@@ -29,10 +31,10 @@ class Assignment:
     """Where every family and query went."""
 
     family_side: dict[str, str] = field(default_factory=dict)
-    """family_id -> ``seen`` or ``unseen``."""
+    """family_id -> ``seen``, ``unseen`` or ``validation``."""
     family_cluster: dict[str, str] = field(default_factory=dict)
     query_split: dict[str, str] = field(default_factory=dict)
-    """query_id -> ``train`` or one of ``seen_tool_unseen_query``, ``unseen_tool_seen_query``,
+    """query_id -> ``train``, ``validation`` or one of ``seen_tool_unseen_query``, ``unseen_tool_seen_query``,
     ``unseen_tool_unseen_query`` (``weak_to_strong`` is made of examples, not queries)."""
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -61,10 +63,7 @@ def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[d
     order = sorted(range(len(groups)), key=lambda i: groups[i][0])
     rng.shuffle(order)
     n = len(fam_order)
-    target = round(cfg.unseen_family_ratio * n)
-    if cfg.unseen_family_ratio > 0 and target == 0 and n >= 2:
-        target = 1
-    target = min(target, n - 1)
+    target = _target(cfg.unseen_family_ratio, n, n - 1)
     unseen = 0
     for i in order:
         g = groups[i]
@@ -72,6 +71,14 @@ def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[d
         unseen += len(g) if side == "unseen" else 0
         for f in g:
             out.family_side[f] = side
+    val_target = _target(cfg.validation_family_ratio, n, n - unseen - 1)
+    held = 0
+    for i in order:
+        g = groups[i]
+        if out.family_side[g[0]] == "seen" and held + len(g) <= val_target:
+            held += len(g)
+            for f in g:
+                out.family_side[f] = VALIDATION
 
     held_styles = set(cfg.unseen_styles)
     held_by_family = _rotated_styles(queries, out.family_side, seed) if not held_styles else {}
@@ -82,6 +89,9 @@ def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[d
     by_family: dict[str, list[list[QueryRecord]]] = defaultdict(list)
     unit_index: dict[tuple[str, int], list[QueryRecord]] = {}
     for q in queries:
+        if out.family_side.get(q.family_id) == VALIDATION:
+            out.query_split[q.query_id] = VALIDATION
+            continue
         if out.family_side.get(q.family_id) == "unseen":
             unseen_query = q.style in held_styles or held_by_family.get(q.family_id) == q.style
             out.query_split[q.query_id] = "unseen_tool_unseen_query" if unseen_query else "unseen_tool_seen_query"
@@ -112,17 +122,26 @@ def assign(tools: list[ToolRecord], queries: list[QueryRecord], clusters: list[d
     sides = Counter(out.family_side.values())
     counts = Counter(out.query_split.values())
     unseen_clusters = {out.family_cluster[f] for f, s in out.family_side.items() if s == "unseen"}
+    query_splits = (TRAIN, *SCENARIOS[:3], *((VALIDATION,) if val_target else ()))
     out.stats = {
         "families": {"seen": sides["seen"], "unseen": sides["unseen"],
+                     **({VALIDATION: sides[VALIDATION]} if val_target else {}),
                      "unseen_ratio": round(sides["unseen"] / max(1, len(out.family_side)), 4),
                      "target_unseen": target},
         "clusters": {"total": len(groups), "unseen": len(unseen_clusters)},
-        "queries": {k: counts.get(k, 0) for k in (TRAIN, *SCENARIOS[:3])},
-        "query_shares": {k: round(counts.get(k, 0) / max(1, len(out.query_split)), 4)
-                         for k in (TRAIN, *SCENARIOS[:3])},
+        "queries": {k: counts.get(k, 0) for k in query_splits},
+        "query_shares": {k: round(counts.get(k, 0) / max(1, len(out.query_split)), 4) for k in query_splits},
         "held_out_styles": sorted(held_styles) if held_styles else "one per unseen family (rotated)",
     }
     return out
+
+
+def _target(ratio: float, n: int, most: int) -> int:
+    """Families to hold out for ``ratio`` of ``n`` (at least one when the ratio is positive), at most ``most``."""
+    target = round(ratio * n)
+    if ratio > 0 and target == 0 and n >= 2:
+        target = 1
+    return max(0, min(target, most))
 
 
 def _rotated_styles(queries: list[QueryRecord], family_side: dict[str, str], seed: int) -> dict[str, str]:

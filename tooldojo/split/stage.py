@@ -97,7 +97,7 @@ def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool 
         if not examples.get("train"):
             raise DataError("the split left no training examples", field="split.unseen_family_ratio",
                             fix="lower split.unseen_family_ratio / unseen_query_ratio, or synthesize more families")
-        dicts = build_dataset_dicts(examples, config.call_format)
+        dicts = build_dataset_dicts(examples, config.call_format, config.rationale)
 
         dcfg = read_dedup_settings(dedup_dir)
         _log("leakage audit (train vs every scenario)")

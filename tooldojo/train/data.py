@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tooldojo.errors import DataError
-from tooldojo.prompting import SELECT_INSTRUCTIONS, build_completion, build_prompt
+from tooldojo.prompting import SELECT_INSTRUCTIONS, build_prompt, format_call
 from tooldojo.records import GENERATE_RESPONSE
 
 RL_COLUMNS = ["prompt", "tools", "gold_tool", "gold_arguments", "kind", "example_id"]
@@ -109,17 +109,20 @@ def sample(ds: Any, max_examples: int | None, seed: int) -> Any:
 
 
 def _with_call_format(row: dict[str, Any], call_format: str) -> dict[str, Any]:
-    """Rebuild a ``select`` row's prompt and completion in ``call_format`` when the dataset used the other one."""
+    """Rebuild a ``select`` row's prompt and call in ``call_format`` when the dataset used the other one (its
+    <think> section is kept as the dataset wrote it)."""
     system = row["prompt"][0]["content"] if row["prompt"] and row["prompt"][0]["role"] == "system" else None
     if system == SELECT_INSTRUCTIONS[call_format]:
         return row
     from tooldojo.dataset_schema import row_to_example
 
     example = row_to_example(row)
+    content = row["completion"][0]["content"]
+    head = content[:content.index("</think>") + len("</think>\n")] if "</think>" in content else ""
     row = dict(row)
     row["prompt"] = build_prompt(example.query, "select", call_format)  # type: ignore[arg-type]
-    row["completion"] = [{"role": "assistant",
-                          "content": build_completion(example, "select", call_format)}]  # type: ignore[arg-type]
+    row["completion"] = [{"role": "assistant", "content": head + format_call(
+        example.gold_tool, example.gold_arguments, call_format)}]  # type: ignore[arg-type]
     return row
 
 
