@@ -198,9 +198,9 @@ def _code_lines(prov: dict[str, Any]) -> list[str]:
         by_commit.setdefault(commit, []).append(stage)
     if set(by_commit) <= {prov["git"].get("commit")}:
         return []
-    parts = [f"`{c[:12]}` ({', '.join(s)})" if c != "unknown" else f"not recorded ({', '.join(s)})"
-             for c, s in by_commit.items()]
-    return ["Code: the stages ran at " + "; ".join(parts) + ".", ""]
+    parts = [f"commit `{c[:12]}` ({', '.join(s)})" if c != "unknown" else
+             f"not recorded in the manifests ({', '.join(s)})" for c, s in by_commit.items()]
+    return ["Code that ran the stages: " + "; ".join(parts) + ".", ""]
 
 
 def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> str:
