@@ -141,15 +141,19 @@ def test_split_is_seeded_and_reproducible(split_run, tmp_path):
     assert a != b and sorted(a) == sorted(b)
 
 
-def test_assign_keeps_clusters_and_query_groups_together():
-    def tool(fid, role):
-        return ToolRecord(tool_id=f"{fid}_{role}", family_id=fid, domain="d", role=role,
-                          function={"name": f"{fid}_{role}", "description": "x", "parameters": {"type": "object"}})
-
-    fams = [f"f{i}" for i in range(12)]
-    tools = [tool(f, r) for f in fams for r in ("weak", "strong")]
+def _toy_catalog(n_families: int, queries_per_family: int) -> tuple[list[str], list[ToolRecord], list[QueryRecord]]:
+    """Families f0..f<n-1>, each a weak and a strong tool and ``queries_per_family`` queries."""
+    fams = [f"f{i}" for i in range(n_families)]
+    tools = [ToolRecord(tool_id=f"{f}_{r}", family_id=f, domain="d", role=r,
+                        function={"name": f"{f}_{r}", "description": "x", "parameters": {"type": "object"}})
+             for f in fams for r in ("weak", "strong")]
     queries = [QueryRecord(query_id=f"{f}_q{k}", family_id=f, text=f"query {f} {k}", style="imperative",
-                           needs="weak", calls={f"{f}_weak": {}}) for f in fams for k in range(10)]
+                           needs="weak", calls={f"{f}_weak": {}}) for f in fams for k in range(queries_per_family)]
+    return fams, tools, queries
+
+
+def test_assign_keeps_clusters_and_query_groups_together():
+    fams, tools, queries = _toy_catalog(12, 10)
     clusters = [{"cluster_id": "c1", "families": ["f0", "f1", "f2"], "query_groups": [["f5_q0", "f5_q1", "f5_q2"]]}]
     clusters += [{"cluster_id": f"c{f}", "families": [f], "query_groups": []} for f in fams[3:]]
     cfg = SplitConfig(unseen_family_ratio=0.25, unseen_query_ratio=0.3)
@@ -236,14 +240,7 @@ def test_distractor_pools_skip_the_own_cluster():
 
 
 def test_validation_families_are_whole_clusters_and_leave_the_unseen_side_alone():
-    def tool(fid, role):
-        return ToolRecord(tool_id=f"{fid}_{role}", family_id=fid, domain="d", role=role,
-                          function={"name": f"{fid}_{role}", "description": "x", "parameters": {"type": "object"}})
-
-    fams = [f"f{i}" for i in range(20)]
-    tools = [tool(f, r) for f in fams for r in ("weak", "strong")]
-    queries = [QueryRecord(query_id=f"{f}_q{k}", family_id=f, text=f"query {f} {k}", style="imperative",
-                           needs="weak", calls={f"{f}_weak": {}}) for f in fams for k in range(4)]
+    fams, tools, queries = _toy_catalog(20, 4)
     clusters = [{"cluster_id": "c1", "families": ["f0", "f1"], "query_groups": []}]
     clusters += [{"cluster_id": f"c{f}", "families": [f], "query_groups": []} for f in fams[2:]]
     for seed in range(10):
