@@ -71,21 +71,38 @@ def test_variants_share_step_budgets():
 
 
 @pytest.mark.parametrize("overrides, field", [
-    (["ablate.bfcl_variants=[rl_from_base]", "ablate.variants=[base, two_stage]"], "ablate.bfcl_variants"),
+    (["ablate.bfcl_variants=[rl_from_base]", "ablate.variants=[base, two_stage]", "ablate.bfcl=auto"],
+     "ablate.bfcl_variants"),
     (["train.rank.max_steps=-1"], "train.rank.max_steps"),
     (["eval.limit=50"], "eval.limit"),
     (["ablate.budget_hours=1"], "ablate.budget_hours"),
     (["ablate.bfcl=on", "eval.bfcl.venv=/nonexistent/bfcl-venv"], "eval.bfcl.venv"),
 ])
-def test_bad_settings_are_refused_before_the_run_folder_is_touched(tmp_path, overrides, field):
-    from tooldojo.ablate import run_ablate
+def test_bad_settings_are_refused_before_the_run_folder_is_touched(tmp_path, monkeypatch, overrides, field):
+    from tooldojo.ablate import run_ablate, runner
 
+    def ran_past_the_checks(*args, **kwargs):  # fail fast instead of starting the 4-hour run
+        raise AssertionError("the settings were not refused: the run started")
+
+    monkeypatch.setattr(runner, "_prepare_data", ran_past_the_checks)
     run = tmp_path / "run"
     cfg = load_config(preset="results-cpu", overrides=[f"run_dir={run}", "ablate.bfcl=off", *overrides])
     with pytest.raises(ConfigError) as err:
         run_ablate(cfg)
     assert err.value.field == field
     assert not run.exists()
+
+
+def test_bfcl_variants_matter_only_when_bfcl_runs():
+    from tooldojo.ablate.runner import check_config
+
+    # one variant scored on validation families alone: the default bfcl_variants name variants it does not train
+    cfg = load_config(preset="results-cpu", overrides=["ablate.variants=[two_stage]", "ablate.bfcl=off",
+                                                       "split.validation_family_ratio=0.15",
+                                                       "eval.scenarios=[validation]"])
+    check_config(cfg)
+    with pytest.raises(ConfigError, match="BFCL variants"):
+        check_config(cfg.model_copy(update={"ablate": cfg.ablate.model_copy(update={"bfcl": "auto"})}))
 
 
 def test_bfcl_auto_without_its_environment_is_reported_not_refused():
