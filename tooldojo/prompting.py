@@ -134,10 +134,12 @@ def rationale(example: Example, task: Task, style: Rationale = "verdict_first") 
     gap = f" ({example.capability_gap})" if example.capability_gap else ""
     first = style == "tool_first"
     if gold == GENERATE_RESPONSE:
+        if not first:
+            return DIRECT
         offered = [t["name"] for t in example.tools]
         closest = next((t for t in (weak, strong) if t in offered), None) or closest_tool(example.query,
                                                                                           example.tools)
-        if not first or closest is None:
+        if closest is None:
             return DIRECT
         return f"{closest} is the closest tool, but it cannot serve this request, so I will answer directly."
     if example.kind == "weak_strong" and weak and strong:
