@@ -191,6 +191,11 @@ def cell(r: dict[str, Any] | None) -> str:
     return f"{r['value']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
 
 
+def _reported_scenarios(variants: dict[str, Any], metric: str) -> list[str]:
+    """The scenarios (validation and ``all`` included) for which some variant has ``metric``, in page order."""
+    return [s for s in (*SCENARIOS, VALIDATION, ALL) if any(_get(variants, v, s, metric) for v in variants)]
+
+
 def _code_lines(prov: dict[str, Any]) -> list[str]:
     """Which commit ran which stage, when not every stage ran at the commit that wrote the page."""
     by_commit: dict[str, list[str]] = {}
@@ -234,7 +239,7 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
              f"n is the number of examples (pairs for Zero-to-One). At most {record['eval_limit'] or 'all'} "
              "examples per scenario, the same examples for every variant.", ""]
     for metric, _, title in METRICS:
-        scenarios = [s for s in (*SCENARIOS, VALIDATION, ALL) if any(_get(variants, v, s, metric) for v in names)]
+        scenarios = _reported_scenarios(variants, metric)
         if not scenarios:
             continue
         rows = []
@@ -242,10 +247,11 @@ def render(record: dict[str, Any], *, command: str | None, plot: str | None) -> 
             first = next(r for v in names if (r := _get(variants, v, s, metric)))
             rows.append([f"**{s}**" if s == ALL else s, first["n"], *(cell(_get(variants, v, s, metric)) for v in names)])
         lines += [f"## {title}", "", md_table(["scenario", "n", *(variants[v]["label"] for v in names)], rows), ""]
-    kinds = list(dict.fromkeys(k for v in names for k in (variants[v].get("kinds") or {})))
+    by_kind = {v: variants[v].get("kinds") or {} for v in names}
+    kinds = list(dict.fromkeys(k for v in names for k in by_kind[v]))
     if kinds:
-        rows = [[k, next(r["n"] for v in names if (r := (variants[v].get("kinds") or {}).get(k))),
-                 *(cell((variants[v].get("kinds") or {}).get(k)) for v in names)] for k in kinds]
+        rows = [[k, next(r["n"] for v in names if (r := by_kind[v].get(k))),
+                 *(cell(by_kind[v].get(k)) for v in names)] for k in kinds]
         lines += ["## Tool-selection accuracy by kind (all scenarios)", "",
                   "`zero`: no suitable tool offered, `generate_response` is right; `one`: the suitable tool offered; "
                   "`weak_only` / `weak_strong`: only the weak tool / both variants offered. A model that always "
@@ -330,7 +336,7 @@ def write_results(cfg: PipelineConfig, *, bfcl_note: str | None = None, docs: Pa
                             "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1), "planned_seconds": round(planned_seconds, 1),
                             "stage_seconds": seconds, "stage_speed": speed}
     variants = record["variants"]
-    scenarios = [s for s in (*SCENARIOS, VALIDATION, ALL) if any(_get(variants, v, s, "tool_accuracy") for v in variants)]
+    scenarios = _reported_scenarios(variants, "tool_accuracy")
     for out in [cfg.run_dir / "results", *([docs] if docs else [])]:
         plot = None
         if scenarios:
