@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-TURN_END = "\n### User"
-"""A base model that writes the next user turn of tooldojo's chat template has ended its answer."""
-STOPS = {"select": ("</tool_call>", "</answer>", TURN_END), "rank": ("</ranking>", TURN_END)}
+TURN_STARTS = ("\n### User", "\n### Assistant", "\n### Tool result")
+"""The headers of tooldojo's chat template (``templates/chat/base.jinja``): a model that writes one has ended
+its turn (a base model continuing the transcript, e.g. with another ``### Assistant`` turn)."""
+STOPS = {"select": ("</tool_call>", "</answer>", *TURN_STARTS), "rank": ("</ranking>", *TURN_STARTS)}
 """Generation stops right after the first answer section (the scenario tasks ask for one call / one ranking),
 or when the model starts a new turn."""
 

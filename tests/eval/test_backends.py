@@ -128,3 +128,16 @@ def test_vllm_backend_matches_request_count(tiny_model_path):
     gen = VLLMGenerator(resolve_local_model(tiny_model_path, None), max_new_tokens=8, gpu_memory_utilization=0.3)
     out = collect(gen, requests(stop=("</tool_call>",)))
     assert set(out) == {"0", "1", "2"}
+
+
+def test_a_new_turn_of_the_chat_template_ends_every_answer():
+    """A base model continuing the transcript stops at the first header it writes, whichever turn it opens."""
+    from tooldojo.eval.bfcl.runner import bfcl_stops
+    from tooldojo.stopping import STOPS
+
+    rambling = "How many rides?\n\n### Assistant\nHow many rides?\n\n### User\nhi"
+    assert trim_at_stop(rambling, STOPS["select"]) == "How many rides?\n\n### Assistant"
+    assert trim_at_stop("ok\n### Tool result\n{}", STOPS["rank"]) == "ok\n### Tool result"
+    two_calls = '<tool_call>{"name": "a"}</tool_call>\n<tool_call>{"name": "b"}</tool_call>\n### User\nx'
+    assert trim_at_stop(two_calls, bfcl_stops("json")) == two_calls[:-2]  # parallel calls kept whole
+    assert trim_at_stop("<answer>f(x=1)</answer>\n### Assistant", bfcl_stops("python")) == "<answer>f(x=1)</answer>"

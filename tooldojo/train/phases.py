@@ -154,7 +154,7 @@ def quiet_libraries() -> Iterator[None]:
 
 def stop_rollouts_at_answer_end(model: Any, tokenizer: Any, stops: list[str] | None = None) -> dict[str, Any]:
     """End each transformers-generated GRPO rollout at its closing tag (``</tool_call>``, ``</answer>``) or when
-    the model starts the next user turn, as the eval does, instead of sampling on to ``max_completion_length``.
+    the model starts a new turn of the chat template, as the eval does, instead of sampling on to ``max_completion_length``.
 
     TRL's generate call takes no stopping criteria, so ``model.generate`` gets one (the eval's). Returns the
     ``generation_kwargs`` to give ``GRPOConfig``: a rollout that stops early is padded with EOS, which TRL's

@@ -19,6 +19,7 @@ from tooldojo.eval.config import BFCL_DEFAULT_CATEGORIES, BFCLConfig, EvalConfig
 from tooldojo.eval.generation import Generator, GenRequest
 from tooldojo.records import GENERATE_RESPONSE, GENERATE_RESPONSE_TOOL
 from tooldojo.runs import Manifest, StageRun, read_manifest
+from tooldojo.stopping import TURN_STARTS
 from tooldojo.toolcalls import Parsed
 
 SYSTEM = {
@@ -72,6 +73,12 @@ class BFCLItem:
         return GenRequest(key=self.key, messages=self.messages, tools=self.tools, stop=self.stop)
 
 
+def bfcl_stops(call_format: str) -> tuple[str, ...]:
+    """Where a BFCL answer ends: the next turn of the chat template, and for ``python`` the closing ``</answer>``
+    (not ``</tool_call>``: parallel categories answer with several of them)."""
+    return ("</answer>", *TURN_STARTS) if call_format == "python" else TURN_STARTS
+
+
 def build_bfcl_items(loaded: dict[str, Any], *, limit: int | None, seed: int, call_format: str) -> list[BFCLItem]:
     """Generation items from the worker's ``load`` reply (at most ``limit`` per category, seeded)."""
     items = []
@@ -84,7 +91,7 @@ def build_bfcl_items(loaded: dict[str, Any], *, limit: int | None, seed: int, ca
         for e in entries:
             items.append(BFCLItem(key=f"{cat}:{e['id']}", category=cat, entry_id=e["id"],
                                   messages=bfcl_messages(e["messages"], call_format), tools=[*e["tools"], gr_tool],
-                                  names=e["names"], stop=("</answer>",) if call_format == "python" else ()))
+                                  names=e["names"], stop=bfcl_stops(call_format)))
     return items
 
 
