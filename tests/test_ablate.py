@@ -245,7 +245,7 @@ def test_cli_plan_runs_nothing_and_bad_input_is_one_line(tmp_path):
     plan = run("ablate", "--preset", "results-cpu", "--run-dir", tmp_path / "r", "--plan", "--variants",
                "base,two_stage", "--set", "ablate.bfcl=auto", "--set", "eval.bfcl.venv=/nonexistent/venv")
     assert plan.exit_code == 0, plan.output
-    assert "| **total** |" in plan.output and "train two_stage (200 SFT + 0 GRPO steps)" in plan.output
+    assert "| **total** |" in plan.output and "train two_stage (400 SFT + 0 GRPO steps)" in plan.output
     assert "BFCL will not run" in plan.output and not (tmp_path / "r").exists()
     bad = run("ablate", "--preset", "results-cpu", "--run-dir", tmp_path / "r", "--variants", "base,nope")
     assert bad.exit_code == 2 and "ablate.variants" in bad.output and not (tmp_path / "r").exists()

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
         ```
         tooldojo eval bfcl --setup                                            # once, for BFCL
-        tooldojo ablate --preset results-cpu --run-dir runs/results --docs docs   # ~3.75 h, 2 CPU cores
+        tooldojo ablate --preset results-cpu --run-dir runs/results --docs docs   # ~3.8 h, 2 CPU cores
         tooldojo ablate --preset results-gpu --run-dir runs/results-gpu --docs docs
         tooldojo ablate --preset results-cpu --plan                           # the plan, nothing runs
         tooldojo ablate --preset results-tiny --run-dir runs/toy              # plumbing check, minutes
