@@ -182,3 +182,23 @@ def test_config_hash_is_unchanged_by_the_rename():
     # trained then stay up to date
     assert config_hash(TrainConfig(seed=0).hashed()) == "45f156d0ce235d5e"
     assert config_hash(TrainConfig(seed=0)) != "45f156d0ce235d5e"     # hashing the model itself would rerun them
+
+
+def test_scale_rewards_reaches_grpo_in_the_form_its_trl_takes():
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    from tooldojo.train.phases import scale_rewards_arg
+
+    assert scale_rewards_arg(GRPOConfig, "group") == {}  # TRL's default: nothing passed
+    args = GRPOConfig(output_dir="unused", use_cpu=True, bf16=False, **scale_rewards_arg(GRPOConfig, "none"))
+    assert args.scale_rewards in ("none", False)
+
+    @dataclasses.dataclass
+    class OldGRPOConfig:  # the TRL that Unsloth pins: a bool
+        scale_rewards: bool = True
+
+    assert scale_rewards_arg(OldGRPOConfig, "none") == {"scale_rewards": False}
+    with pytest.raises(ValueError):
+        TrainConfig(rl={"scale_rewards": "batch"})

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tooldojo.runs import HASHED_UNLESS_DEFAULT
+
 log = logging.getLogger("tooldojo.train")
 
 Phase = Literal["stage1", "stage2", "rl"]
@@ -80,6 +82,10 @@ class RLConfig(BaseModel):
     beta: float = Field(0.0, ge=0)
     """KL coefficient (Tool-Zero removes the KL term: 0)."""
     epsilon: float = Field(0.2, gt=0)
+    scale_rewards: Literal["group", "none"] = Field("group", json_schema_extra=HASHED_UNLESS_DEFAULT)
+    """How TRL turns rewards into advantages: divided by the standard deviation of each prompt's group
+    (``group``, TRL's default) or not (``none``, as Dr. GRPO recommends: a tiny reward difference within a
+    group then stays a tiny push)."""
     kappa: float = Field(0.1, gt=0)
     """Steepness of the exploratory->exploitative sigmoid."""
     midpoint: float = Field(25, ge=0)
