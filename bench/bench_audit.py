@@ -127,10 +127,10 @@ def main() -> None:
         f"tools Jaccard {worst['tools'][0]:.3f} / cosine {worst['tools'][1]:.3f}). Planted: {len(planted_q)} "
         f"query copies, {len(planted_t)} tool copies. Embeddings: all-MiniLM-L6-v2; MinHash: word 3-grams, "
         "128 permutations (the dedup defaults).")
-    import subprocess
+    from tooldojo.runs import code_version
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    body = f"Commit {commit or 'unknown'}.\n\n" + body
+    commit = (code_version()["commit"] or "unknown")[:7]
+    body = f"Commit {commit}.\n\n" + body
     write_section("audit", "Leakage-audit thresholds on planted duplicates (bench_audit)", body)
 
 

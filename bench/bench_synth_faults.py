@@ -167,8 +167,9 @@ def main(argv: list[str] | None = None) -> None:
                         "byte-identical": outputs(run_dir) == clean})
     kinds = served
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    from tooldojo.runs import code_version
+
+    commit = (code_version()["commit"] or "unknown")[:7]
     if args.code is not None:
         commit = f"code from {args.code}"
     body = (f"Commit `{commit}`. {len(DOMAINS.split(','))} domains × {fpd} families × 4 queries (clean run: {clean_requests} requests, "
