@@ -21,13 +21,13 @@ import time
 from typing import Any
 
 
-def profile(model_spec: str, dataset: str, scenario: str, n: int, batch_size: int) -> dict[str, Any]:
-    """One eval pass over ``n`` examples at ``batch_size``: wall, prefill and decode seconds, tokens."""
+def profile(model_spec: str, dataset: str, scenario: str, n: int, batch_size: int) -> tuple[dict[str, Any], Any]:
+    """One eval pass over ``n`` examples at ``batch_size``: wall, prefill and decode seconds, tokens; and the model."""
     from tooldojo.eval.data import build_items, load_eval_sets
     from tooldojo.eval.generation import resolve_local_model
     from tooldojo.eval.hf_backend import HFGenerator, render_prompt
 
-    items = build_items(load_eval_sets(dataset), [scenario], ["select"], limit=n, seed=0, call_format=None)[:n]
+    items = build_items(load_eval_sets(dataset), [scenario], ["select"], limit=n, seed=0, call_format=None)
     gen = HFGenerator(resolve_local_model(model_spec, None), batch_size=batch_size)
     tok = gen.tokenizer
     prompt_tokens = [len(tok(render_prompt(tok, it.messages, it.tools), add_special_tokens=False)["input_ids"])
@@ -54,8 +54,7 @@ def profile(model_spec: str, dataset: str, scenario: str, n: int, batch_size: in
             "prefill s": prefill, "decode s": sum(steps), "decode steps": len(steps),
             "ms/step": 1000 * sum(steps) / max(1, len(steps)),
             "prompt tokens": sum(prompt_tokens) / len(prompt_tokens),
-            "output tokens": sum(out_tokens) / len(out_tokens), "max output": max(out_tokens),
-            "_model": gen.model}
+            "output tokens": sum(out_tokens) / len(out_tokens), "max output": max(out_tokens)}, gen.model
 
 
 def output_layer_ms(model: Any, batch_size: int, repeat: int = 10) -> float:
@@ -86,8 +85,8 @@ def main() -> None:
 
     rows = []
     for b in (int(x) for x in args.batch_sizes.split(",")):
-        row = profile(args.model, args.dataset, args.scenario, args.n, b)
-        row["output layer ms"] = output_layer_ms(row.pop("_model"), b)
+        row, model = profile(args.model, args.dataset, args.scenario, args.n, b)
+        row["output layer ms"] = output_layer_ms(model, b)
         rows.append(row)
         print(table([row]), flush=True)
     body = table(rows, ["batch", "examples", "seconds", "examples/s", "prefill s", "decode s", "decode steps",

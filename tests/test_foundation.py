@@ -176,9 +176,3 @@ def test_a_setting_added_later_is_hashed_only_away_from_its_default():
     assert config_hash(SplitConfig()) == config_hash(before)  # finished run folders stay up to date
     assert config_hash(SplitConfig(rationale="tool_first")) != config_hash(before)
     assert config_hash(SplitConfig(validation_family_ratio=0.1)) != config_hash(before)
-    from tooldojo.train.config import TrainConfig
-
-    train = TrainConfig().model_dump(mode="json")
-    del train["rl"]["scale_rewards"]  # added after the first results run
-    assert config_hash(TrainConfig()) == config_hash(train)
-    assert config_hash(TrainConfig(rl={"scale_rewards": "none"})) != config_hash(train)

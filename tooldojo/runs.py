@@ -85,10 +85,16 @@ def _hashed_fields(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def hashed_dump(config: BaseModel) -> dict[str, Any]:
+    """``config`` as the JSON-ready dict a hash covers: without :data:`NOT_HASHED` fields, and without
+    :data:`HASHED_UNLESS_DEFAULT` fields left at their default (nested configs included)."""
+    return _hashed_fields(config, config.model_dump(mode="json"))
+
+
 def config_hash(config: BaseModel | dict) -> str:
-    """A stable hash of a config (pydantic model or dict), for stage skipping and provenance; fields marked
-    :data:`NOT_HASHED` are left out."""
-    data = _hashed_fields(config, config.model_dump(mode="json")) if isinstance(config, BaseModel) else config
+    """A stable hash of a config (pydantic model or dict, see :func:`hashed_dump`), for stage skipping and
+    provenance."""
+    data = hashed_dump(config) if isinstance(config, BaseModel) else config
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -184,21 +184,29 @@ def test_config_hash_is_unchanged_by_the_rename():
     assert config_hash(TrainConfig(seed=0)) != "45f156d0ce235d5e"     # hashing the model itself would rerun them
 
 
-def test_scale_rewards_reaches_grpo_in_the_form_its_trl_takes():
-    import dataclasses
+def test_scale_rewards_at_its_default_leaves_finished_runs_up_to_date():
+    from tooldojo.train.runner import phase_hash
 
+    # the stage hash (test above: unchanged since before the setting existed) and the RL phase's own hash
+    assert config_hash(TrainConfig(seed=0, rl={"scale_rewards": "none"}).hashed()) != "45f156d0ce235d5e"
+    cfg = TrainConfig(seed=0)
+    before = cfg.rl.model_dump(mode="json")
+    del before["scale_rewards"]  # the RL settings as finished run folders hashed them
+    old = config_hash({"model": cfg.model, "lora": cfg.lora.model_dump(mode="json"), "call_format": cfg.call_format,
+                       "dtype": cfg.dtype, "phase": "rl", "settings": before, "seed": 0, "data": "d", "upstream": "u"})
+    assert phase_hash(cfg, "rl", seed=0, data_fp="d", upstream="u") == old
+    none = cfg.model_copy(update={"rl": cfg.rl.model_copy(update={"scale_rewards": "none"})})
+    assert phase_hash(none, "rl", seed=0, data_fp="d", upstream="u") != old
+
+
+def test_scale_rewards_reaches_grpo():
     from trl import GRPOConfig
 
-    from tooldojo.train.phases import scale_rewards_arg
+    from tooldojo.train.phases import make_args
 
-    assert scale_rewards_arg(GRPOConfig, "group") == {}  # TRL's default: nothing passed
-    args = GRPOConfig(output_dir="unused", use_cpu=True, bf16=False, **scale_rewards_arg(GRPOConfig, "none"))
-    assert args.scale_rewards in ("none", False)
-
-    @dataclasses.dataclass
-    class OldGRPOConfig:  # the TRL that Unsloth pins: a bool
-        scale_rewards: bool = True
-
-    assert scale_rewards_arg(OldGRPOConfig, "none") == {"scale_rewards": False}
+    for setting, expected in (("group", "group"), ("none", "none")):
+        args = make_args(GRPOConfig, output_dir="unused", use_cpu=True, bf16=False,
+                         scale_rewards=TrainConfig(rl={"scale_rewards": setting}).rl.scale_rewards == "group")
+        assert args.scale_rewards == expected
     with pytest.raises(ValueError):
         TrainConfig(rl={"scale_rewards": "batch"})

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tooldojo.runs import HASHED_UNLESS_DEFAULT
+from tooldojo.runs import HASHED_UNLESS_DEFAULT, hashed_dump
 
 log = logging.getLogger("tooldojo.train")
 
@@ -84,8 +84,8 @@ class RLConfig(BaseModel):
     epsilon: float = Field(0.2, gt=0)
     scale_rewards: Literal["group", "none"] = Field("group", json_schema_extra=HASHED_UNLESS_DEFAULT)
     """How TRL turns rewards into advantages: divided by the standard deviation of each prompt's group
-    (``group``, TRL's default) or not (``none``, as Dr. GRPO recommends: a tiny reward difference within a
-    group then stays a tiny push)."""
+    (``group``, TRL's default) or not (``none``: Dr. GRPO drops this division, so a tiny reward difference
+    within a group stays a tiny push; its other change, to the loss, is not applied here)."""
     kappa: float = Field(0.1, gt=0)
     """Steepness of the exploratory->exploitative sigmoid."""
     midpoint: float = Field(25, ge=0)
@@ -163,7 +163,7 @@ class TrainConfig(BaseModel):
         """What the train stage's config hash covers: every setting, under the keys run folders were first
         written with (:data:`RENAMED`), so renaming a key never makes a finished run look changed."""
         old = {new: old for old, new in RENAMED.items()}
-        return {old.get(k, k): v for k, v in self.model_dump(mode="json").items()}
+        return {old.get(k, k): v for k, v in hashed_dump(self).items()}
 
 
 def upgrade_keys(data: dict[str, Any]) -> dict[str, Any]:

@@ -57,15 +57,6 @@ def make_args(cls: type, **kwargs: Any) -> Any:
     return cls(**{k: v for k, v in kwargs.items() if k in names})
 
 
-def scale_rewards_arg(cls: type, value: str) -> dict[str, Any]:
-    """``GRPOConfig``'s ``scale_rewards`` for ``rl.scale_rewards``: nothing for ``group`` (TRL's default),
-    ``"none"`` for a TRL that takes a string, ``False`` for an older one that takes a bool (Unsloth's pin)."""
-    field = next((f for f in dataclasses.fields(cls) if f.name == "scale_rewards"), None)
-    if field is None or value == "group":
-        return {}
-    return {"scale_rewards": False if isinstance(field.default, bool) else value}
-
-
 def _common_args(cfg: TrainConfig, backend: Backend, phase_dir: Path, seed: int) -> dict[str, Any]:
     cuda = backend.device == "cuda"
     checkpointing = backend.gradient_checkpointing and backend.name != "unsloth"
@@ -276,7 +267,7 @@ def run_rl(cfg: TrainConfig, backend: Backend, base: str, init_from: Path | None
                      learning_rate=rl.learning_rate, lr_scheduler_type="cosine", beta=rl.beta, epsilon=rl.epsilon,
                      max_steps=rl.max_steps, remove_unused_columns=False, log_completions=False,
                      generation_kwargs=generation,
-                     **scale_rewards_arg(GRPOConfig, rl.scale_rewards),
+                     scale_rewards=rl.scale_rewards == "group",  # a bool: newer TRL maps it to group/none
                      **({"use_vllm": True, "vllm_mode": "colocate"} if fast else {}))
     trainer = GRPOTrainer(model=model, reward_funcs=[rewards.format_fn, rewards.tool_fn], args=args,
                           train_dataset=data.dataset, processing_class=tok)
