@@ -92,7 +92,7 @@ def planned_steps(cfg: TrainConfig, dataset_dir: Path, phases: Sequence[Phase]) 
 
 def phase_hash(cfg: TrainConfig, phase: Phase, *, seed: int, data_fp: str, upstream: str | None) -> str:
     """What a phase's result depends on: model, LoRA, format, the phase's settings, seed, data, its start."""
-    return config_hash({"model": cfg.model, "lora": cfg.lora.model_dump(mode="json"), "call_format": cfg.call_format,
+    return config_hash({"model": cfg.model, "lora": hashed_dump(cfg.lora), "call_format": cfg.call_format,
                         "dtype": cfg.dtype, "phase": phase, "settings": hashed_dump(cfg.settings(phase)),
                         "seed": seed, "data": data_fp, "upstream": upstream})
 
