@@ -44,6 +44,9 @@ class Match:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+Edges = dict[Hashable, list[tuple[Hashable, float, dict]]]
+"""Adjacency lists: item -> ``(other item, similarity, detail)`` for each duplicate pair it is in."""
+
 EXACT_PAIRS_UP_TO = 2000
 """Below this many rows, every pair's estimated Jaccard is computed (no LSH misses); above, LSH candidates."""
 
@@ -102,8 +105,7 @@ class FilterOps:
     semantic_pairs: Callable[[np.ndarray, Any], list[Pair]] = semantic_pairs
 
 
-def greedy_keep(order: Sequence[Hashable], edges: dict[Hashable, list[tuple[Hashable, float, dict]]],
-                filter_name: str) -> dict[Hashable, Match]:
+def greedy_keep(order: Sequence[Hashable], edges: Edges, filter_name: str) -> dict[Hashable, Match]:
     """Visit ``order``; an item with an edge to an item already kept is removed (best such edge wins)."""
     kept: set[Hashable] = set()
     removed: dict[Hashable, Match] = {}
@@ -129,9 +131,9 @@ def duplicate_rows(i: np.ndarray, j: np.ndarray, s: np.ndarray, threshold: float
     return greedy_keep(sorted(edges), edges, filter_name)
 
 
-def undirected(pairs: list[tuple[Hashable, Hashable, float, dict]]) -> dict[Hashable, list[tuple[Hashable, float, dict]]]:
+def undirected(pairs: list[tuple[Hashable, Hashable, float, dict]]) -> Edges:
     """Adjacency lists from ``(a, b, similarity, detail)`` pairs (both directions)."""
-    adj: dict[Hashable, list[tuple[Hashable, float, dict]]] = {}
+    adj: Edges = {}
     for a, b, s, d in pairs:
         adj.setdefault(a, []).append((b, s, d))
         adj.setdefault(b, []).append((a, s, d))
