@@ -6,7 +6,8 @@
 Records are synthetic (10 queries per family, 4 styles, ~5% planted near-duplicate queries and ~1%
 planted duplicate families), run through the stages' own functions: ``dedup_records`` (MinHash and the
 semantic filter: exact search up to ``dedup.semantic.exact_up_to`` rows, faiss HNSW above), then the
-split's ``assign`` and ``build_examples`` and the scenario datasets (``build_dataset_dicts``).
+split's ``assign``, ``build_examples``, the scenario tables (``build_dataset_dicts`` on disk, as the stage
+builds them), the leakage audit (``audit_dataset``) and the Parquet files (``save_dataset_dicts``).
 
 Embeddings: encoding a million texts with all-MiniLM-L6-v2 on this CPU takes hours, so the filter runs on
 *hashed bag-of-words vectors* (384 dims; texts sharing words are close, a one-word edit is cosine ~0.9),
@@ -21,6 +22,7 @@ import argparse
 import gc
 import math
 import random
+import resource
 import time
 from typing import Any
 
@@ -80,22 +82,33 @@ def records(n_queries: int, n_families: int, seed: int = 0) -> tuple[list, list]
     return tools, queries
 
 
+BUCKETS = 1 << 16
+
+
 def hashed_embeddings(texts: list[str], *_: Any, **__: Any) -> np.ndarray:
-    """Bag-of-words vectors through a fixed random projection (stand-in for sentence embeddings)."""
+    """Bag-of-words vectors through a fixed random projection (stand-in for sentence embeddings): each word
+    hashed (crc32) to one of ``BUCKETS`` rows, so a text gets the same vector in any call."""
+    import zlib
+
     from scipy.sparse import csr_matrix
 
-    index: dict[str, int] = {}
     indptr, cols = [0], []
     for t in texts:
-        for w in t.lower().split():
-            cols.append(index.setdefault(w, len(index)))
+        cols.extend(zlib.crc32(w.encode()) % BUCKETS for w in t.lower().split())
         indptr.append(len(cols))
-    bow = csr_matrix((np.ones(len(cols), np.float32), cols, indptr), shape=(len(texts), max(1, len(index))))
-    rng = np.random.default_rng(0)
-    proj = rng.standard_normal((max(1, len(index)), DIM)).astype(np.float32)
-    emb = np.asarray(bow @ proj, dtype=np.float32)
+    bow = csr_matrix((np.ones(len(cols), np.float32), cols, indptr), shape=(len(texts), BUCKETS))
+    emb = np.asarray(bow @ _projection(), dtype=np.float32)
     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
     return emb
+
+
+_PROJ: list[np.ndarray] = []
+
+
+def _projection() -> np.ndarray:
+    if not _PROJ:
+        _PROJ.append(np.random.default_rng(0).standard_normal((BUCKETS, DIM)).astype(np.float32))
+    return _PROJ[0]
 
 
 class Timed:
@@ -132,14 +145,16 @@ def _step(row: dict[str, Any], key: str, t0: float) -> None:
     print(f"  {row['queries']:,} queries: {key} {row[key]:.1f}", flush=True)
 
 
-def run_size(n_queries: int, n_families: int, rate: float, datasets_up_to: int) -> dict[str, Any]:
-    import psutil
+def run_size(n_queries: int, n_families: int, rate: float) -> dict[str, Any]:
+    import tempfile
+    from unittest import mock
 
-    from tooldojo.dataset_io import build_dataset_dicts
+    from tooldojo.dataset_io import build_dataset_dicts, save_dataset_dicts
     from tooldojo.dedup.config import DedupConfig
     from tooldojo.dedup.filters import FilterOps, minhash_pairs, semantic_pairs
     from tooldojo.dedup.inputs import Inputs
     from tooldojo.dedup.stage import dedup_records
+    from tooldojo.split.audit import audit_dataset
     from tooldojo.split.config import SplitConfig
     from tooldojo.split.examples import build_examples
     from tooldojo.split.sides import assign
@@ -169,13 +184,25 @@ def run_size(n_queries: int, n_families: int, rate: float, datasets_up_to: int) 
     _step(row, "examples s", t0)
     row["examples"] = sum(len(v) for v in examples.values())
     row["train share"] = round(len(examples.get("train", [])) / max(1, row["examples"]), 3)
-    if n_queries <= datasets_up_to:
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
+        # as `tooldojo split` does: tables built on disk, audited, written as Parquet
         t0 = time.perf_counter()
-        build_dataset_dicts(examples)
+        dicts = build_dataset_dicts(examples, cache_dir=f"{tmp}/tables")
         _step(row, "datasets s", t0)
-    row["dedup + split s"] = row["dedup s"] + row["assign s"] + row["examples s"]  # datasets apart
+        t0 = time.perf_counter()
+        with mock.patch("tooldojo.similarity.semantic.encode_config", hashed_embeddings):
+            audit = audit_dataset(dicts, minhash=cfg.minhash, semantic=cfg.semantic,
+                                  max_jaccard=scfg.audit_max_jaccard, max_cosine=scfg.audit_max_cosine)
+        _step(row, "audit s", t0)
+        row["audit passed"] = audit["passed"]
+        t0 = time.perf_counter()
+        save_dataset_dicts(dicts, f"{tmp}/dataset")
+        _step(row, "parquet s", t0)
+        del dicts
+    row["dedup + split s"] = sum(row[k] for k in ("dedup s", "assign s", "examples s", "datasets s", "audit s",
+                                                  "parquet s"))
     row["embedding s (projected)"] = n_queries * (1 + 2 / 10) / rate  # queries + tools (2 per family)
-    row["peak RSS GB"] = psutil.Process().memory_info().rss / 2**30
+    row["peak RSS GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     return row
 
 
@@ -192,8 +219,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000:1000,100000:10000,1000000:100000", help="queries:families,...")
     ap.add_argument("--encode-sample", type=int, default=2000, help="texts to measure the encoder's rate on")
-    ap.add_argument("--datasets-up-to", type=int, default=100_000,
-                    help="build the Parquet-ready datasets only up to this many queries")
     ap.add_argument("--note", default="", help="conditions to record (e.g. other jobs on the machine)")
     args = ap.parse_args()
     rate = encoder_rate(args.encode_sample)
@@ -201,7 +226,7 @@ def main() -> None:
     rows = []
     for spec in args.sizes.split(","):
         q, f = (int(x) for x in spec.split(":"))
-        rows.append(run_size(q, f, rate, args.datasets_up_to))
+        rows.append(run_size(q, f, rate))
         print(rows[-1], flush=True)
         report(rows, rate, args)
 
@@ -211,19 +236,21 @@ def report(rows: list[dict[str, Any]], rate: float, args: argparse.Namespace) ->
     from bench._report import table, write_section
 
     cols = ["queries", "families", "minhash s", "semantic pairs s", "dedup rules s", "dedup s", "assign s",
-            "examples s", "datasets s", "dedup + split s", "embedding s (projected)", "removed", "examples",
-            "train share", "peak RSS GB"]
+            "examples s", "datasets s", "audit s", "parquet s", "dedup + split s", "embedding s (projected)",
+            "removed", "examples", "train share", "audit passed", "peak RSS GB"]
     body = table(rows, cols)
-    sl = slopes(rows, ["minhash s", "semantic pairs s", "dedup rules s", "assign s", "examples s", "dedup + split s"])
+    sl = slopes(rows, ["minhash s", "semantic pairs s", "dedup rules s", "assign s", "examples s", "datasets s",
+                       "audit s", "parquet s", "dedup + split s"])
     if sl:
         body += "\n\nSlope between the two largest sizes (time ∝ size^slope): " + ", ".join(
             f"{k.removesuffix(' s')} {v}" for k, v in sl.items())
     body += (f"\n\nDefaults: MinHash word 3-grams, 128 permutations; semantic filter exact up to "
-             f"50,000 rows, faiss HNSW (M 16, ef 64, 16 neighbours) above, on hashed bag-of-words vectors. "
-             f"all-MiniLM-L6-v2 encodes {rate:.0f} texts/s here ({args.encode_sample} texts): *embedding s "
-             f"(projected)* is queries + tools at that rate, not included in *dedup + split s*. *datasets s* "
-             f"(prompt rendering into `datasets` tables) measured up to {args.datasets_up_to:,} queries, not "
-             "included in *dedup + split s* either. "
+             f"50,000 rows, faiss HNSW (M 16, ef 64, 16 neighbours) above, on hashed bag-of-words vectors (the "
+             f"audit too). *datasets s*: the scenario tables built on disk in chunks, as `tooldojo split` builds "
+             f"them; *audit s*: the leakage audit, train against every scenario; *parquet s*: the Parquet files. "
+             f"*dedup + split s* is every step but embedding: all-MiniLM-L6-v2 encodes {rate:.0f} texts/s here "
+             f"({args.encode_sample} texts), so *embedding s (projected)* is queries + tools at that rate. "
+             f"*peak RSS GB*: the process's peak resident memory so far (the tables are memory-mapped files). "
              + args.note)
     write_section("scaling", "Dedup + split scaling (bench_scaling)", body)
 

@@ -49,15 +49,20 @@ def test_tools_json_is_json_dumps_of_openai_tools():
         assert render(tools) == json.dumps(openai_tools(tools), ensure_ascii=False)
 
 
-@pytest.mark.parametrize("call_format", ["json", "python"])
-def test_built_tables_equal_the_per_example_rows(call_format, tmp_path):
+@pytest.mark.parametrize(("call_format", "on_disk"), [("json", False), ("python", False), ("json", True)])
+def test_built_tables_equal_the_per_example_rows(call_format, on_disk, tmp_path):
+    """In memory, and on disk in chunks of 2 examples (memory-mapped): the same tables, byte-identical Parquet."""
     from datasets import Dataset
 
     from tooldojo.dataset_io import build_dataset_dicts, save_dataset_dicts
     from tooldojo.dataset_schema import example_to_row, features
 
     examples = _examples()
-    dicts = build_dataset_dicts(examples, call_format)
+    cache = tmp_path / "tables" if on_disk else None
+    dicts = build_dataset_dicts(examples, call_format, cache_dir=cache, chunk_examples=2)
+    if on_disk:
+        assert all(ds.cache_files for dsd in dicts.values() for ds in dsd.values())  # memory-mapped, not in memory
+        assert max(len(ds.data.table.column(0).chunks) for ds in dicts["rank"].values()) > 1
     assert list(dicts["eval"]) == [*SCENARIOS, "validation"]  # every scenario, then non-empty extra splits
     expected = {}
     for config, dsd in dicts.items():

@@ -23,46 +23,108 @@ def _arrays(columns: dict[str, list[Any]], feats: Any) -> dict[str, Any]:
     return {name: pa.array(values, type=schema.field(name).type) for name, values in columns.items()}
 
 
-def _dataset(arrays: dict[str, Any], feats: Any):
-    """A ``Dataset`` with explicit features over Arrow arrays (an empty one when ``arrays`` is empty), columns
-    in the features' order. Its fingerprint is random, as ``datasets`` gives an in-memory dataset it cannot
-    hash: hashing the whole table would cost more than building it."""
+def _table(arrays: dict[str, Any], feats: Any):
+    """An Arrow table with the features' schema over Arrow arrays (an empty one when ``arrays`` is empty),
+    columns in the features' order."""
     import pyarrow as pa
-    from datasets import Dataset, DatasetInfo
-    from datasets.fingerprint import generate_random_fingerprint
 
     schema = feats.arrow_schema
     if not arrays:
         arrays = {name: pa.array([], type=schema.field(name).type) for name in feats}
-    table = pa.Table.from_arrays([arrays[name] for name in feats], schema=schema)
+    return pa.Table.from_arrays([arrays[name] for name in feats], schema=schema)
+
+
+def _dataset(table: Any, feats: Any):
+    """An in-memory ``Dataset`` with explicit features. Its fingerprint is random, as ``datasets`` gives an
+    in-memory dataset it cannot hash: hashing the whole table would cost more than building it."""
+    from datasets import Dataset, DatasetInfo
+    from datasets.fingerprint import generate_random_fingerprint
+
     return Dataset(table, info=DatasetInfo(features=feats), fingerprint=generate_random_fingerprint())
 
 
+class _Tables:
+    """Where :func:`build_dataset_dicts` puts each split's table chunks: in memory (one chunk per split), or
+    appended to an Arrow file per split under ``cache_dir`` (``datasets``' ``ArrowWriter``), read back
+    memory-mapped."""
+
+    def __init__(self, cache_dir: Path | None):
+        self.cache_dir = cache_dir
+        self.parts: dict[tuple[str, str], list[Any]] = {}
+        self.writers: dict[tuple[str, str], Any] = {}
+
+    def add(self, config: str, split: str, arrays: dict[str, Any], feats: Any) -> None:
+        from datasets.arrow_writer import ArrowWriter
+
+        key = (config, split)
+        if self.cache_dir is None:
+            self.parts.setdefault(key, []).append(_table(arrays, feats))
+            return
+        if key not in self.writers:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            self.writers[key] = ArrowWriter(features=feats, path=str(self.cache_dir / f"{config}-{split}.arrow"))
+        if arrays:
+            self.writers[key].write_table(_table(arrays, feats))
+
+    def dataset(self, config: str, split: str, feats: Any):
+        from datasets import Dataset, DatasetInfo
+
+        key = (config, split)
+        if self.cache_dir is None:
+            (table,) = self.parts.pop(key)
+            return _dataset(table, feats)
+        writer = self.writers.pop(key)
+        writer.finalize()
+        writer.close()
+        return Dataset.from_file(str(self.cache_dir / f"{config}-{split}.arrow"), info=DatasetInfo(features=feats))
+
+
+CHUNK_EXAMPLES = 50_000
+"""Examples per chunk when :func:`build_dataset_dicts` builds the tables on disk (``cache_dir``)."""
+
+
 def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "json",
-                        rationale: str = "verdict_first") -> dict[str, Any]:
+                        rationale: str = "verdict_first", *, cache_dir: str | Path | None = None,
+                        chunk_examples: int = CHUNK_EXAMPLES) -> dict[str, Any]:
     """``{"rank": DatasetDict(train), "select": DatasetDict(train), "eval": DatasetDict(<scenario>...)}``
     with the explicit features of :func:`tooldojo.dataset_schema.features`: every scenario of
     :data:`~tooldojo.records.SCENARIOS` (empty ones too), then any other non-empty split of ``examples``.
 
     Built by column straight into Arrow: each distinct tool schema is rendered to JSON once per build, and
     the ``train`` rows' shared columns once for ``rank`` and ``select``. ``rationale``: how the training
-    completions open their <think> (:data:`tooldojo.prompting.Rationale`)."""
+    completions open their <think> (:data:`tooldojo.prompting.Rationale`).
+
+    In memory by default. With ``cache_dir``, each table is built ``chunk_examples`` examples at a time into
+    an Arrow file there and the datasets are memory-mapped from those files: the same rows, while memory
+    holds one chunk (millions of examples). The caller removes ``cache_dir`` when done with the datasets."""
     from datasets import DatasetDict
 
     from tooldojo.dataset_schema import ToolsJson, base_columns, features, task_columns
 
     tools_json = ToolsJson()
+    tables = _Tables(None if cache_dir is None else Path(cache_dir))
 
-    def dataset(exs: list[Example], config: str, base: dict[str, Any] | None = None):
-        feats = features(config)
-        base = base if base is not None else _arrays(base_columns(exs, tools_json), feats)
-        return _dataset({**base, **_arrays(task_columns(exs, config, call_format, rationale), feats)}, feats)  # type: ignore[arg-type]
+    def chunks(exs: list[Example]) -> list[list[Example]]:
+        step = len(exs) if cache_dir is None else chunk_examples
+        return [exs[a:a + step] for a in range(0, len(exs), max(1, step))] or [[]]
 
-    train = examples.get("train", [])
-    train_base = _arrays(base_columns(train, tools_json), features("select"))  # same types in every config
-    out = {config: DatasetDict({"train": dataset(train, config, train_base)}) for config in ("rank", "select")}
+    def add(exs: list[Example], split: str, configs: tuple[str, ...]) -> None:
+        feats = features(configs[0])
+        base = _arrays(base_columns(exs, tools_json), feats) if exs else {}  # same types in every config
+        for config in configs:
+            feats = features(config)
+            task = _arrays(task_columns(exs, config, call_format, rationale), feats) if exs else {}  # type: ignore[arg-type]
+            tables.add(config, split, {**base, **task}, feats)
+
+    for chunk in chunks(examples.get("train", [])):
+        add(chunk, "train", ("rank", "select"))
     extra = [s for s, exs in examples.items() if s != "train" and s not in SCENARIOS and exs]
-    out["eval"] = DatasetDict({s: dataset(examples.get(s, []), "eval") for s in (*SCENARIOS, *extra)})
+    for split in (*SCENARIOS, *extra):
+        for chunk in chunks(examples.get(split, [])):
+            add(chunk, split, ("eval",))
+    out = {config: DatasetDict({"train": tables.dataset(config, "train", features(config))})
+           for config in ("rank", "select")}
+    out["eval"] = DatasetDict({s: tables.dataset("eval", s, features("eval")) for s in (*SCENARIOS, *extra)})
     return out
 
 

@@ -123,6 +123,7 @@ def test_datasets_have_explicit_features_and_a_card(split_run):
     audit = json.loads((split_run / "split" / "audit.json").read_text())
     assert [p["unseen"] for p in audit["pairs"]] == list(SCENARIOS)
     assert set(audit["pairs"][1]["checks"]) == {"queries", "tools"}  # unseen tools are compared too
+    assert not list((split_run / "split").glob(".*"))  # the on-disk tables and the swap folders are gone
 
 
 def test_split_is_seeded_and_reproducible(split_run, tmp_path):
@@ -188,6 +189,7 @@ def test_a_leak_fails_the_split_by_default_and_keeps_the_complete_one(split_run,
         run_split(strict, run, seed=0)
     assert "split.fail_on_leak=false" in str(err.value) and len(str(err.value).splitlines()) == 1
     assert data.read_bytes() == before  # the complete split is untouched
+    assert not list((run / "split").glob(".tables-*"))  # the failed run's on-disk tables are removed too
     failed = json.loads((run / "split" / "audit.failed.json").read_text())
     assert failed["passed"] is False and failed["thresholds"]["max_jaccard"] == 0.01
     kept = run_split(strict.model_copy(update={"fail_on_leak": False}), run, seed=0)

@@ -16,7 +16,7 @@ unseen side holds unseen tools. A pair fails when its closest pair is *above* ``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,18 @@ from tooldojo.records import GENERATE_RESPONSE, SCENARIOS, VALIDATION
 UNSEEN_TOOL_SPLITS = ("unseen_tool_seen_query", "unseen_tool_unseen_query", "weak_to_strong", VALIDATION)
 
 
-def tool_texts(tools_column: Sequence[str]) -> list[str]:
+class Column:
+    """A dataset column read in batches each time it is iterated (not held as one Python list)."""
+
+    def __init__(self, dataset: Any, name: str, batch_size: int = 10_000):
+        self.dataset, self.name, self.batch_size = dataset, name, batch_size
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch in self.dataset.select_columns([self.name]).iter(batch_size=self.batch_size):
+            yield from batch[self.name]
+
+
+def tool_texts(tools_column: Iterable[str]) -> list[str]:
     """Unique rendered tools of a ``tools`` column (JSON strings), ``generate_response`` left out."""
     from tooldojo.similarity.text import tool_text
 
@@ -89,12 +100,16 @@ def compare(unseen: list[str], seen: list[str], *, minhash: Any | None = None, s
 
 def audit_pair(seen_name: str, seen_rows: dict[str, list], unseen_name: str, unseen_rows: dict[str, list], *,
                minhash: Any | None, semantic: Any | None, max_jaccard: float, max_cosine: float,
-               compare_tools: bool, top: int = 5, cache: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Audit one pair of splits given their ``query`` and ``tools`` columns."""
+               compare_tools: bool, top: int = 5, cache: dict[str, np.ndarray] | None = None,
+               seen_tools: list[str] | None = None) -> dict[str, Any]:
+    """Audit one pair of splits given their ``query`` and ``tools`` columns (any iterables); ``seen_tools``:
+    the seen side's :func:`tool_texts`, when the caller already has them."""
     result: dict[str, Any] = {"seen": seen_name, "unseen": unseen_name, "checks": {}}
     checks = {"queries": (list(unseen_rows.get("query", [])), list(seen_rows.get("query", [])))}
     if compare_tools:
-        checks["tools"] = (tool_texts(unseen_rows.get("tools", [])), tool_texts(seen_rows.get("tools", [])))
+        if seen_tools is None:
+            seen_tools = tool_texts(seen_rows.get("tools", []))
+        checks["tools"] = (tool_texts(unseen_rows.get("tools", [])), seen_tools)
     passed = True
     for what, (u, s) in checks.items():
         r = compare(u, s, minhash=minhash, semantic=semantic, top=top, cache=cache)
@@ -110,17 +125,21 @@ def audit_dataset(dicts: dict[str, Any], *, minhash: Any | None, semantic: Any |
     """Audit ``train`` against every evaluation scenario (and ``validation``) of a scenario dataset (``{"select": DatasetDict,
     "eval": DatasetDict, ...}`` as built or loaded)."""
     train = dicts["select"]["train"]
-    seen_rows = {"query": train["query"], "tools": train["tools"]}
+    seen_rows = {"query": train["query"]}
+    seen_tools: list[str] | None = None  # rendered once, from the tools column read in batches
     pairs = []
     cache: dict[str, np.ndarray] = {}
     for scenario in (*SCENARIOS, VALIDATION):
         if scenario not in dicts["eval"]:
             continue
         ds = dicts["eval"][scenario]
-        pairs.append(audit_pair("train", seen_rows, scenario, {"query": ds["query"], "tools": ds["tools"]},
+        compare_tools = scenario in UNSEEN_TOOL_SPLITS
+        if compare_tools and seen_tools is None:
+            seen_tools = tool_texts(Column(train, "tools"))
+        pairs.append(audit_pair("train", seen_rows, scenario, {"query": ds["query"], "tools": Column(ds, "tools")},
                                 minhash=minhash, semantic=semantic, max_jaccard=max_jaccard,
-                                max_cosine=max_cosine, compare_tools=scenario in UNSEEN_TOOL_SPLITS, top=top,
-                                cache=cache))
+                                max_cosine=max_cosine, compare_tools=compare_tools, top=top,
+                                cache=cache, seen_tools=seen_tools))
     return {"passed": all(p["passed"] for p in pairs),
             "thresholds": {"max_jaccard": max_jaccard, "max_cosine": max_cosine},
             "methods": [m for m, c in (("minhash", minhash), ("semantic", semantic)) if c is not None and c.enabled],

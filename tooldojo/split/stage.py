@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -82,7 +83,9 @@ def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool 
                   inputs={"dedup": upstream_fingerprint(dedup_dir, needed_by="split"), "seed": str(seed)})
     if not force and st.up_to_date():
         return read_manifest(st.dir)  # type: ignore[return-value]
-    with st:
+    for stale in st.dir.glob(".tables-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    with st, tempfile.TemporaryDirectory(dir=st.dir, prefix=".tables-") as tables:
         tools = read_jsonl(dedup_dir / "tools.jsonl", ToolRecord)
         queries = read_jsonl(dedup_dir / "queries.jsonl", QueryRecord)
         if not tools or not queries:
@@ -97,7 +100,8 @@ def run_split(config: SplitConfig, run_dir: Path, *, seed: int = 0, force: bool 
         if not examples.get("train"):
             raise DataError("the split left no training examples", field="split.unseen_family_ratio",
                             fix="lower split.unseen_family_ratio / unseen_query_ratio, or synthesize more families")
-        dicts = build_dataset_dicts(examples, config.call_format, config.rationale)
+        # built a chunk at a time into memory-mapped Arrow files (millions of examples fit), removed at the end
+        dicts = build_dataset_dicts(examples, config.call_format, config.rationale, cache_dir=tables)
 
         dcfg = read_dedup_settings(dedup_dir)
         _log("leakage audit (train vs every scenario)")
