@@ -118,6 +118,21 @@ def test_unreachable_server_is_one_line_naming_base_url(tmp_path):
     assert "--base-url" in result.output and "cannot reach the teacher" in result.output
 
 
+def _cached(run_dir: Path) -> int:
+    """Answers in a running synth's response cache (0 while the file or its table does not exist yet)."""
+    import sqlite3
+    from contextlib import closing
+
+    path = run_dir / "synth" / "cache.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)) as db:
+            return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def test_killed_run_resumes_without_resending_or_losing_answers(openai_stub, tmp_path):
     """A subprocess killed (SIGKILL) mid-run, then rerun: same dataset as a clean run, no request sent twice."""
     responder = SynthResponder()
@@ -130,7 +145,10 @@ def test_killed_run_resumes_without_resending_or_losing_answers(openai_stub, tmp
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 60
-    while len(openai_stub.requests) < 8 and time.time() < deadline and proc.poll() is None:
+    # kill it once it has sent 8 requests and cached at least one answer (on a loaded machine the answers of
+    # the first requests can still be in flight when the 8th arrives)
+    while (len(openai_stub.requests) < 8 or _cached(run_dir) < 1) and time.time() < deadline \
+            and proc.poll() is None:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
