@@ -80,6 +80,20 @@ def test_rl_prompts_are_rendered_with_their_tools(split_run, gemma_tokenizer):
         D.prepare_rl(raw, gemma_tokenizer, call_format="json", max_prompt_length=64, max_examples=None, seed=0)
 
 
+def test_rl_prompts_of_chosen_kinds_only(split_run, gemma_tokenizer):
+    raw = D.load_split(split_run / "split" / "dataset", "select")
+    kw = {"call_format": "json", "max_prompt_length": 2048, "seed": 0}
+    every = D.prepare_rl(raw, gemma_tokenizer, max_examples=None, **kw)
+    serves = D.prepare_rl(raw, gemma_tokenizer, max_examples=None, kinds=["one", "weak_only", "weak_strong"], **kw)
+    assert "zero" in set(every.dataset["kind"]) and "zero" not in set(serves.dataset["kind"])
+    assert len(serves.dataset) == sum(k != "zero" for k in every.dataset["kind"]) > 0
+    assert set(D.prepare_rl(raw, gemma_tokenizer, max_examples=3, kinds=["zero"], **kw).dataset["kind"]) == {"zero"}
+    with pytest.raises(DataError, match=r"train\.rl\.kinds"):
+        D.prepare_rl(raw, gemma_tokenizer, max_examples=None, kinds=["nope"], **kw)
+    assert TrainConfig(rl={"kinds": ["one"]}).hashed() != TrainConfig().hashed()
+    assert "kinds" not in TrainConfig().hashed()["rl"]  # at its default the setting leaves finished runs' hashes alone
+
+
 def test_tools_render_compactly(gemma_tokenizer):
     """tooldojo's base template: one line per tool, one per parameter (required *, type, enum, bounds)."""
     import json

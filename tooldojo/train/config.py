@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tooldojo.records import ExampleKind
 from tooldojo.runs import HASHED_UNLESS_DEFAULT, hashed_dump
 
 log = logging.getLogger("tooldojo.train")
@@ -91,6 +92,10 @@ class RLConfig(BaseModel):
     midpoint: float = Field(25, ge=0)
     """Switch point: a step count, or a fraction of ``max_steps`` when < 1."""
     max_examples: int | None = Field(None, ge=1)
+    kinds: list[ExampleKind] | None = Field(None, min_length=1, json_schema_extra=HASHED_UNLESS_DEFAULT)
+    """RL prompts of these example kinds only (``zero``, ``one``, ``weak_only``, ``weak_strong``); ``None`` =
+    every kind. An ablation knob: e.g. ``[one, weak_only, weak_strong]`` leaves out the prompts where
+    ``generate_response`` is the answer."""
     log_samples: int = Field(2, ge=0)
     """Sampled completions written to ``rl/samples.jsonl`` per step."""
     fast_inference: bool | None = None

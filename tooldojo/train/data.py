@@ -18,6 +18,7 @@ counts these rows). The counts and the drop rate go into the train manifest.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,11 +234,18 @@ def render_prompt(tokenizer: Any, messages: list[dict[str, str]], tools: Any) ->
 
 
 def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: int, max_examples: int | None,
-               seed: int) -> PreparedData:
-    """RL rows: the rendered ``prompt`` text and the gold columns, prompts of at most ``max_prompt_length``."""
+               seed: int, kinds: Sequence[str] | None = None) -> PreparedData:
+    """RL rows: the rendered ``prompt`` text and the gold columns, prompts of at most ``max_prompt_length``;
+    with ``kinds``, only rows of those example kinds (before ``max_examples`` is drawn)."""
     from datasets import Dataset
 
     rows_in = len(ds)
+    if kinds is not None:
+        wanted = set(kinds)
+        ds = ds.filter(lambda kind: kind in wanted, input_columns="kind")
+        if not len(ds):
+            raise DataError(f"no training row of kinds {sorted(wanted)} for RL", field="train.rl.kinds",
+                            fix="include kinds the split has (zero, one, weak_only, weak_strong), or null for all")
     ds = sample(ds, max_examples, seed)
     rows = [_with_call_format(row, call_format) for row in ds]
     fitted = [_fit_row(row, max_prompt_length, lambda t, m=row["prompt"]: (text := render_prompt(tokenizer, m, t),

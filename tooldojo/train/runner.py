@@ -224,7 +224,7 @@ def _run_phase(phase: Phase, cfg: TrainConfig, backend: Any, base: str, init_fro
     if phase == "rl":
         rl = cfg.rl
         prepared = data_mod.prepare_rl(raw, tok, call_format=cfg.call_format, max_prompt_length=rl.max_prompt_length,
-                                       max_examples=rl.max_examples, seed=seed)
+                                       max_examples=rl.max_examples, seed=seed, kinds=rl.kinds)
     else:
         st = cfg.settings(phase)
         prepared = data_mod.prepare_sft(raw, tok, task=task, call_format=cfg.call_format, max_length=st.max_length,
@@ -312,7 +312,8 @@ def estimate_train(config: TrainConfig, run_dir: Path, *, seed: int = 0) -> str:
         if step.phase == "rl":
             prepared = data_mod.prepare_rl(raw, tok, call_format=config.call_format,
                                            max_prompt_length=config.rl.max_prompt_length,
-                                           max_examples=config.rl.max_examples, seed=seed)
+                                           max_examples=config.rl.max_examples, seed=seed,
+                                           kinds=config.rl.kinds)
         else:
             st = config.settings(step.phase)
             prepared = data_mod.prepare_sft(raw, tok, task=TASKS[step.phase], call_format=config.call_format,
