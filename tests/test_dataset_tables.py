@@ -54,7 +54,10 @@ def test_built_tables_equal_the_per_example_rows(call_format, on_disk, tmp_path)
     """In memory, and on disk in chunks of 2 examples (memory-mapped): the same tables, byte-identical Parquet."""
     from datasets import Dataset
 
-    from tooldojo.dataset_io import build_dataset_dicts, save_dataset_dicts
+    from tooldojo.dataset_io import build_dataset_dicts, load_dataset_dir, save_dataset_dicts
+
+    def load_dataset_dir_all(folder):
+        return {config: load_dataset_dir(folder, config) for config in ("rank", "select", "eval")}
     from tooldojo.dataset_schema import example_to_row, features
 
     examples = _examples()
@@ -76,6 +79,8 @@ def test_built_tables_equal_the_per_example_rows(call_format, on_disk, tmp_path)
             assert ds.to_list() == [{k: r[k] for k in feats} for r in rows]
             expected[f"{config}/{split}.parquet"] = plain
     files = save_dataset_dicts(dicts, tmp_path / "fast")
+    for config, dsd in load_dataset_dir_all(tmp_path / "fast").items():  # read back, empty splits too
+        assert {s: d.to_list() for s, d in dsd.items()} == {s: d.to_list() for s, d in dicts[config].items()}
     assert sorted(p for splits in files.values() for p in splits.values()) == sorted(expected)
     for rel, plain in expected.items():
         plain.to_parquet(str(tmp_path / "plain.parquet"))

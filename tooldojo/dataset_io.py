@@ -193,7 +193,7 @@ def load_dataset_dir(path: str | Path, config: str):
         table = pq.read_table(f)
         for name in feats.keys() - set(table.column_names):  # written before the column existed: nulls
             table = table.append_column(name, pa.nulls(table.num_rows, feats.arrow_schema.field(name).type))
-        out[f.stem] = Dataset(table, info=DatasetInfo(features=feats)) if table.num_rows else _dataset({}, feats)
+        out[f.stem] = Dataset(table, info=DatasetInfo(features=feats)) if table.num_rows else _dataset(_table({}, feats), feats)
     return DatasetDict(out)
 
 

@@ -205,7 +205,8 @@ def test_scale_rewards_at_its_default_leaves_finished_runs_up_to_date():
     assert config_hash(TrainConfig(seed=0, rl={"scale_rewards": "none"}).hashed()) != "45f156d0ce235d5e"
     cfg = TrainConfig(seed=0)
     before = cfg.rl.model_dump(mode="json")
-    del before["scale_rewards"]  # the RL settings as finished run folders hashed them
+    for added in ("scale_rewards", "kinds"):  # the RL settings as finished run folders hashed them
+        del before[added]
     old = config_hash({"model": cfg.model, "lora": cfg.lora.model_dump(mode="json"), "call_format": cfg.call_format,
                        "dtype": cfg.dtype, "phase": "rl", "settings": before, "seed": 0, "data": "d", "upstream": "u"})
     assert phase_hash(cfg, "rl", seed=0, data_fp="d", upstream="u") == old

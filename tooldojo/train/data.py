@@ -242,7 +242,7 @@ def prepare_rl(ds: Any, tokenizer: Any, *, call_format: str, max_prompt_length: 
     rows_in = len(ds)
     if kinds is not None:
         wanted = set(kinds)
-        ds = ds.filter(lambda kind: kind in wanted, input_columns="kind")
+        ds = ds.select([i for i, kind in enumerate(ds["kind"]) if kind in wanted])
         if not len(ds):
             raise DataError(f"no training row of kinds {sorted(wanted)} for RL", field="train.rl.kinds",
                             fix="include kinds the split has (zero, one, weak_only, weak_strong), or null for all")
