@@ -19,6 +19,7 @@ two largest sizes (time ∝ size^slope; 1 = linear).
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import math
 import random
@@ -102,13 +103,9 @@ def hashed_embeddings(texts: list[str], *_: Any, **__: Any) -> np.ndarray:
     return emb
 
 
-_PROJ: list[np.ndarray] = []
-
-
+@functools.cache
 def _projection() -> np.ndarray:
-    if not _PROJ:
-        _PROJ.append(np.random.default_rng(0).standard_normal((BUCKETS, DIM)).astype(np.float32))
-    return _PROJ[0]
+    return np.random.default_rng(0).standard_normal((BUCKETS, DIM)).astype(np.float32)
 
 
 class Timed:

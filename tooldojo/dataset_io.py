@@ -44,13 +44,13 @@ def _dataset(table: Any, feats: Any):
 
 
 class _Tables:
-    """Where :func:`build_dataset_dicts` puts each split's table chunks: in memory (one chunk per split), or
-    appended to an Arrow file per split under ``cache_dir`` (``datasets``' ``ArrowWriter``), read back
+    """Where :func:`build_dataset_dicts` puts each split's table: in memory (one chunk per split), or its
+    chunks appended to an Arrow file per split under ``cache_dir`` (``datasets``' ``ArrowWriter``), read back
     memory-mapped."""
 
     def __init__(self, cache_dir: Path | None):
         self.cache_dir = cache_dir
-        self.parts: dict[tuple[str, str], list[Any]] = {}
+        self.tables: dict[tuple[str, str], Any] = {}
         self.writers: dict[tuple[str, str], Any] = {}
 
     def add(self, config: str, split: str, arrays: dict[str, Any], feats: Any) -> None:
@@ -58,7 +58,7 @@ class _Tables:
 
         key = (config, split)
         if self.cache_dir is None:
-            self.parts.setdefault(key, []).append(_table(arrays, feats))
+            self.tables[key] = _table(arrays, feats)
             return
         if key not in self.writers:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -71,8 +71,7 @@ class _Tables:
 
         key = (config, split)
         if self.cache_dir is None:
-            (table,) = self.parts.pop(key)
-            return _dataset(table, feats)
+            return _dataset(self.tables.pop(key), feats)
         writer = self.writers.pop(key)
         writer.finalize()
         writer.close()
@@ -109,8 +108,8 @@ def build_dataset_dicts(examples: dict[str, list[Example]], call_format: str = "
         return [exs[a:a + step] for a in range(0, len(exs), max(1, step))] or [[]]
 
     def add(exs: list[Example], split: str, configs: tuple[str, ...]) -> None:
-        feats = features(configs[0])
-        base = _arrays(base_columns(exs, tools_json), feats) if exs else {}  # same types in every config
+        # the base columns have the same types in every config: rendered once for all of them
+        base = _arrays(base_columns(exs, tools_json), features(configs[0])) if exs else {}
         for config in configs:
             feats = features(config)
             task = _arrays(task_columns(exs, config, call_format, rationale), feats) if exs else {}  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tooldojo.errors import ConfigError, DataError
 from tooldojo.reporting import md_table
@@ -28,6 +28,9 @@ from tooldojo.runs import (
     write_json,
 )
 from tooldojo.train.config import PHASES, SETTINGS, Phase, TrainConfig
+
+if TYPE_CHECKING:
+    from tooldojo.train.data import PreparedData
 
 PHASE_FILE = "phase.json"
 FINAL = "final"
@@ -207,9 +210,23 @@ def run_train(config: TrainConfig, run_dir: Path, *, seed: int = 0, force: bool 
     return run.manifest
 
 
+def prepare_phase_data(cfg: TrainConfig, phase: Phase, run_dir: Path, tok: Any, seed: int) -> PreparedData:
+    """The phase's rows from ``run_dir``'s split, as its settings select and render them (RL prompts, or
+    tokenized SFT rows)."""
+    from tooldojo.train import data as data_mod
+
+    raw = data_mod.load_split(run_dir / "split" / "dataset", TASKS[phase])
+    if phase == "rl":
+        rl = cfg.rl
+        return data_mod.prepare_rl(raw, tok, call_format=cfg.call_format, max_prompt_length=rl.max_prompt_length,
+                                   max_examples=rl.max_examples, seed=seed, kinds=rl.kinds)
+    st = cfg.settings(phase)
+    return data_mod.prepare_sft(raw, tok, task=TASKS[phase], call_format=cfg.call_format, max_length=st.max_length,
+                                max_examples=st.max_examples, seed=seed)
+
+
 def _run_phase(phase: Phase, cfg: TrainConfig, backend: Any, base: str, init_from: Path | None, run_dir: Path,
                phase_dir: Path, h: str, seed: int, console: Any, tok: Any) -> dict[str, Any]:
-    from tooldojo.train import data as data_mod
     from tooldojo.train.phases import last_checkpoint, run_rl, run_sft
 
     marker = read_phase(phase_dir)
@@ -219,16 +236,7 @@ def _run_phase(phase: Phase, cfg: TrainConfig, backend: Any, base: str, init_fro
     write_json(phase_dir / PHASE_FILE, {"phase": phase, "status": "running", "hash": h,
                                         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                         "init_from": str(init_from) if init_from else "base"})
-    task = TASKS[phase]
-    raw = data_mod.load_split(run_dir / "split" / "dataset", task)
-    if phase == "rl":
-        rl = cfg.rl
-        prepared = data_mod.prepare_rl(raw, tok, call_format=cfg.call_format, max_prompt_length=rl.max_prompt_length,
-                                       max_examples=rl.max_examples, seed=seed, kinds=rl.kinds)
-    else:
-        st = cfg.settings(phase)
-        prepared = data_mod.prepare_sft(raw, tok, task=task, call_format=cfg.call_format, max_length=st.max_length,
-                                        max_examples=st.max_examples, seed=seed)
+    prepared = prepare_phase_data(cfg, phase, run_dir, tok, seed)
     estimate = check_memory(phase, cfg, backend, base, prepared, console)
     resume = last_checkpoint(phase_dir)
     paired = f", {prepared.dropped_with_pair} zero rows with them" if prepared.dropped_with_pair else ""
@@ -295,7 +303,6 @@ def estimate_train(config: TrainConfig, run_dir: Path, *, seed: int = 0) -> str:
     """A markdown table of every enabled phase's memory estimate on this run's data and the GPU found (or
     ``max_memory_gib``); trains nothing."""
     from tooldojo.models import load_tokenizer, resolve_model
-    from tooldojo.train import data as data_mod
     from tooldojo.train.backends import resolve_backend
     from tooldojo.train.memory import GiB, estimate, gpu_capacity, model_shape
 
@@ -308,16 +315,7 @@ def estimate_train(config: TrainConfig, run_dir: Path, *, seed: int = 0) -> str:
     capacity = gpu_capacity(config.max_memory_gib) if backend.device == "cuda" or config.max_memory_gib else None
     rows = []
     for step in plan(config):
-        raw = data_mod.load_split(run_dir / "split" / "dataset", TASKS[step.phase])
-        if step.phase == "rl":
-            prepared = data_mod.prepare_rl(raw, tok, call_format=config.call_format,
-                                           max_prompt_length=config.rl.max_prompt_length,
-                                           max_examples=config.rl.max_examples, seed=seed,
-                                           kinds=config.rl.kinds)
-        else:
-            st = config.settings(step.phase)
-            prepared = data_mod.prepare_sft(raw, tok, task=TASKS[step.phase], call_format=config.call_format,
-                                            max_length=st.max_length, max_examples=st.max_examples, seed=seed)
+        prepared = prepare_phase_data(config, step.phase, run_dir, tok, seed)
         work = workload(step.phase, config, prepared)
         g = estimate(shape, work, **{k: v for k, v in memory_settings(config, backend).items()}).gib()
         fits = "n/a" if capacity is None else ("yes" if g["total"] * GiB <= capacity else "**no**")
