@@ -63,3 +63,31 @@ def test_audit_cli_on_a_run(split_run):
     spec = f"{split_run / 'split' / 'dataset'}:select/train"
     res = CliRunner().invoke(_app(), ["audit", spec, spec, "--no-semantic"])
     assert res.exit_code == 1  # a split against itself leaks everything
+
+
+def test_audit_dataset_indexes_train_once_and_agrees_pair_by_pair(split_run):
+    """Every scenario is compared against one index of train's queries and one of its tools (two HNSW builds,
+    not one per check), with the same closest pairs as a fresh comparison per pair."""
+    from unittest import mock
+
+    from tooldojo.dataset_io import load_dataset_dir
+    from tooldojo.similarity import semantic
+    from tooldojo.split.audit import UNSEEN_TOOL_SPLITS, audit_dataset, tool_texts
+
+    ds = split_run / "split" / "dataset"
+    dicts = {c: load_dataset_dir(ds, c) for c in ("select", "eval")}
+    sem = SemanticConfig(exact_up_to=0)  # the HNSW path, as above exact_up_to training texts
+    with mock.patch.object(semantic, "build_ann_index", wraps=semantic.build_ann_index) as build:
+        report = audit_dataset(dicts, minhash=MinHashConfig(), semantic=sem, max_jaccard=0.8, max_cosine=0.95)
+    assert build.call_count == 2
+    assert len(report["pairs"]) == len(dicts["eval"])
+    train = dicts["select"]["train"]
+    for pair in report["pairs"]:
+        unseen = dicts["eval"][pair["unseen"]]
+        alone = compare(unseen["query"], train["query"], minhash=MinHashConfig(), semantic=sem)
+        assert {k: pair["checks"]["queries"][k] for k in alone} == alone
+        assert ("tools" in pair["checks"]) == (pair["unseen"] in UNSEEN_TOOL_SPLITS)
+        if "tools" in pair["checks"]:
+            alone = compare(tool_texts(unseen["tools"]), tool_texts(train["tools"]), minhash=MinHashConfig(),
+                            semantic=sem)
+            assert {k: pair["checks"]["tools"][k] for k in alone} == alone

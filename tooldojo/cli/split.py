@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         from tooldojo.dataset_io import load_dataset_dir
         from tooldojo.errors import ConfigError
         from tooldojo.runs import write_json
-        from tooldojo.split.audit import audit_dataset, audit_pair
+        from tooldojo.split.audit import SeenSide, audit_dataset, audit_pair
 
         cfg = load_pipeline_config(config, overrides, run_dir=run_dir)
         mj = max_jaccard if max_jaccard is not None else cfg.split.audit_max_jaccard
@@ -132,8 +132,8 @@ def register(app: typer.Typer) -> None:
         sem = cfg.dedup.semantic if semantic else None
         if seen and unseen:
             (sn, srows), (un, urows) = _read_split(seen), _read_split(unseen)
-            pair = audit_pair(sn, srows, un, urows, minhash=cfg.dedup.minhash, semantic=sem, max_jaccard=mj,
-                              max_cosine=mc, compare_tools=tools, top=top)
+            pair = audit_pair(sn, SeenSide(srows, minhash=cfg.dedup.minhash, semantic=sem), un, urows,
+                              max_jaccard=mj, max_cosine=mc, compare_tools=tools, top=top)
             report = {"passed": pair["passed"], "thresholds": {"max_jaccard": mj, "max_cosine": mc}, "pairs": [pair]}
         elif seen or unseen:
             raise ConfigError("give two splits, or none with --run-dir/--dataset", field="SEEN UNSEEN",

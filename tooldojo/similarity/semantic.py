@@ -226,16 +226,24 @@ def nearest(a: np.ndarray, b: np.ndarray, block_size: int = 4096) -> tuple[np.nd
     return best, best_sim
 
 
-def nearest_config(a: np.ndarray, b: np.ndarray, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`nearest` for a :class:`~tooldojo.dedup.config.SemanticConfig`: exact while ``len(b)`` is at most
-    ``cfg.exact_up_to``, else each row of ``a`` searched in a faiss HNSW index of ``b`` (its cosine exact)."""
-    if len(b) <= cfg.exact_up_to or not len(a):
-        return nearest(a, b, cfg.block_size)
-    index = build_ann_index(b, cfg.ann_m, cfg.ann_ef_search)
-    index.hnsw.efSearch = cfg.ann_ef_search
-    _, idx = index.search(np.ascontiguousarray(a, dtype=np.float32), 1)
-    best = idx[:, 0].astype(np.int64)
-    found = best >= 0
-    sim = np.full(len(a), -np.inf, dtype=np.float32)
-    sim[found] = np.einsum("ij,ij->i", a[found], b[best[found]])
-    return best, sim
+class Nearest:
+    """The nearest row of ``b`` for the rows of any ``a``, as a :class:`~tooldojo.dedup.config.SemanticConfig`
+    says: exact (:func:`nearest`) while ``len(b)`` is at most ``cfg.exact_up_to``, else searched in a faiss HNSW
+    index of ``b``, built once on the first search and kept for the next (cosines recomputed exactly)."""
+
+    def __init__(self, b: np.ndarray, cfg: Any):
+        self.b, self.cfg, self._index = b, cfg, None
+
+    def __call__(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.cfg
+        if len(self.b) <= cfg.exact_up_to or not len(a):
+            return nearest(a, self.b, cfg.block_size)
+        if self._index is None:
+            self._index = build_ann_index(self.b, cfg.ann_m, cfg.ann_ef_search)
+            self._index.hnsw.efSearch = cfg.ann_ef_search
+        _, idx = self._index.search(np.ascontiguousarray(a, dtype=np.float32), 1)
+        best = idx[:, 0].astype(np.int64)
+        found = best >= 0
+        sim = np.full(len(a), -np.inf, dtype=np.float32)
+        sim[found] = np.einsum("ij,ij->i", a[found], self.b[best[found]])
+        return best, sim

@@ -15,6 +15,7 @@ unseen side holds unseen tools. A pair fails when its closest pair is *above* ``
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -67,52 +68,92 @@ def _embed(texts: list[str], semantic: Any, cache: dict[str, np.ndarray] | None)
     return np.stack([cache[t] for t in texts])
 
 
+class Reference:
+    """The seen side of a comparison, indexed once for any number of unseen sides: its texts (de-duplicated),
+    their MinHash LSH index and their embeddings' nearest-neighbour search, each built on first use. Building
+    them per pair made the audit rebuild ``train``'s indexes for every scenario (an HNSW build of every training
+    query each time above ``exact_up_to``). ``cache`` (text -> embedding) is shared with other references."""
+
+    def __init__(self, seen: Iterable[str], *, minhash: Any | None = None, semantic: Any | None = None,
+                 lsh_threshold: float = 0.3, cache: dict[str, np.ndarray] | None = None):
+        self.texts = sorted(set(seen))
+        self.minhash = minhash if minhash is not None and minhash.enabled else None
+        self.semantic = semantic if semantic is not None and semantic.enabled else None
+        self.lsh_threshold, self.cache = lsh_threshold, cache
+
+    @functools.cached_property
+    def _lsh(self) -> tuple[Any, Any]:
+        from tooldojo.similarity.minhash import LSHIndex, MinHasher
+
+        hasher = MinHasher.from_config(self.minhash)
+        index = LSHIndex(hasher, threshold=self.lsh_threshold)
+        if self.texts:
+            index.add_texts(self.texts)
+        return hasher, index
+
+    @functools.cached_property
+    def _nearest(self) -> Any:
+        from tooldojo.similarity.semantic import Nearest
+
+        return Nearest(_embed(self.texts, self.semantic, self.cache), self.semantic)
+
+    def compare(self, unseen: Iterable[str], top: int = 5) -> dict[str, Any]:
+        """Nearest neighbours of the ``unseen`` texts (de-duplicated first) among the seen ones."""
+        unseen, seen = sorted(set(unseen)), self.texts
+        out: dict[str, Any] = {"n_unseen": len(unseen), "n_seen": len(seen)}
+        if self.minhash is not None:
+            hasher, index = self._lsh
+            best, best_sim = index.best_match(hasher.signatures(unseen), min_similarity=0.0) if unseen else \
+                (np.zeros(0, np.int64), np.zeros(0, np.float32))
+            out["max_jaccard"] = round(float(best_sim.max()), 4) if len(best_sim) else 0.0
+            out["closest_jaccard"] = _closest(unseen, seen, best, best_sim, top)
+        if self.semantic is not None and unseen and seen:
+            idx, sim = self._nearest(_embed(unseen, self.semantic, self.cache))
+            out["max_cosine"] = round(float(sim.max()), 4)
+            out["closest_cosine"] = _closest(unseen, seen, idx, sim, top)
+        elif self.semantic is not None:
+            out["max_cosine"] = 0.0
+            out["closest_cosine"] = []
+        return out
+
+
 def compare(unseen: list[str], seen: list[str], *, minhash: Any | None = None, semantic: Any | None = None,
             top: int = 5, lsh_threshold: float = 0.3, cache: dict[str, np.ndarray] | None = None
             ) -> dict[str, Any]:
-    """Nearest cross-split neighbours of ``unseen`` texts in ``seen`` texts (both de-duplicated first);
-    ``cache`` (text -> embedding) saves re-encoding texts shared by several comparisons."""
-    unseen, seen = sorted(set(unseen)), sorted(set(seen))
-    out: dict[str, Any] = {"n_unseen": len(unseen), "n_seen": len(seen)}
-    if minhash is not None and minhash.enabled:
-        from tooldojo.similarity.minhash import LSHIndex, MinHasher
-
-        hasher = MinHasher.from_config(minhash)
-        index = LSHIndex(hasher, threshold=lsh_threshold)
-        if seen:
-            index.add_texts(seen)
-        best, best_sim = index.best_match(hasher.signatures(unseen), min_similarity=0.0) if unseen else \
-            (np.zeros(0, np.int64), np.zeros(0, np.float32))
-        out["max_jaccard"] = round(float(best_sim.max()), 4) if len(best_sim) else 0.0
-        out["closest_jaccard"] = _closest(unseen, seen, best, best_sim, top)
-    if semantic is not None and semantic.enabled and unseen and seen:
-        from tooldojo.similarity.semantic import nearest_config
-
-        ea, eb = _embed(unseen, semantic, cache), _embed(seen, semantic, cache)
-        idx, sim = nearest_config(ea, eb, semantic)
-        out["max_cosine"] = round(float(sim.max()), 4)
-        out["closest_cosine"] = _closest(unseen, seen, idx, sim, top)
-    elif semantic is not None and semantic.enabled:
-        out["max_cosine"] = 0.0
-        out["closest_cosine"] = []
-    return out
+    """Nearest cross-split neighbours of ``unseen`` texts in ``seen`` texts (both de-duplicated first), for one
+    comparison (several against the same seen texts: one :class:`Reference`)."""
+    return Reference(seen, minhash=minhash, semantic=semantic, lsh_threshold=lsh_threshold,
+                     cache=cache).compare(unseen, top)
 
 
-def audit_pair(seen_name: str, seen_rows: dict[str, list], unseen_name: str, unseen_rows: dict[str, list], *,
-               minhash: Any | None, semantic: Any | None, max_jaccard: float, max_cosine: float,
-               compare_tools: bool, top: int = 5, cache: dict[str, np.ndarray] | None = None,
-               seen_tools: list[str] | None = None) -> dict[str, Any]:
-    """Audit one pair of splits given their ``query`` and ``tools`` columns (any iterables); ``seen_tools``:
-    the seen side's :func:`tool_texts`, when the caller already has them."""
+class SeenSide:
+    """A seen split's queries and tools (``query`` and ``tools`` columns, any iterables), each made a
+    :class:`Reference` once, on first use, with one embedding cache."""
+
+    def __init__(self, rows: dict[str, Iterable], *, minhash: Any | None, semantic: Any | None):
+        self.rows, self.minhash, self.semantic = rows, minhash, semantic
+        self.cache: dict[str, np.ndarray] = {}
+        self._refs: dict[str, Reference] = {}
+
+    def reference(self, what: str) -> Reference:
+        """``queries`` or ``tools`` (rendered by :func:`tool_texts`)."""
+        if what not in self._refs:
+            texts = self.rows.get("query", []) if what == "queries" else tool_texts(self.rows.get("tools", []))
+            self._refs[what] = Reference(texts, minhash=self.minhash, semantic=self.semantic, cache=self.cache)
+        return self._refs[what]
+
+
+def audit_pair(seen_name: str, seen: SeenSide, unseen_name: str, unseen_rows: dict[str, Iterable], *,
+               max_jaccard: float, max_cosine: float, compare_tools: bool, top: int = 5) -> dict[str, Any]:
+    """Audit one pair of splits: the ``unseen`` side's ``query`` and ``tools`` columns (any iterables) against
+    the ``seen`` side."""
     result: dict[str, Any] = {"seen": seen_name, "unseen": unseen_name, "checks": {}}
-    checks = {"queries": (list(unseen_rows.get("query", [])), list(seen_rows.get("query", [])))}
+    checks = {"queries": list(unseen_rows.get("query", []))}
     if compare_tools:
-        if seen_tools is None:
-            seen_tools = tool_texts(seen_rows.get("tools", []))
-        checks["tools"] = (tool_texts(unseen_rows.get("tools", [])), seen_tools)
+        checks["tools"] = tool_texts(unseen_rows.get("tools", []))
     passed = True
-    for what, (u, s) in checks.items():
-        r = compare(u, s, minhash=minhash, semantic=semantic, top=top, cache=cache)
+    for what, texts in checks.items():
+        r = seen.reference(what).compare(texts, top)
         r["passed"] = r.get("max_jaccard", 0.0) <= max_jaccard and r.get("max_cosine", 0.0) <= max_cosine
         passed &= r["passed"]
         result["checks"][what] = r
@@ -123,23 +164,17 @@ def audit_pair(seen_name: str, seen_rows: dict[str, list], unseen_name: str, uns
 def audit_dataset(dicts: dict[str, Any], *, minhash: Any | None, semantic: Any | None, max_jaccard: float,
                   max_cosine: float, top: int = 5) -> dict[str, Any]:
     """Audit ``train`` against every evaluation scenario (and ``validation``) of a scenario dataset (``{"select": DatasetDict,
-    "eval": DatasetDict, ...}`` as built or loaded)."""
+    "eval": DatasetDict, ...}`` as built or loaded); ``train``'s queries and tools are indexed once for all."""
     train = dicts["select"]["train"]
-    seen_rows = {"query": train["query"]}
-    seen_tools: list[str] | None = None  # rendered once, from the tools column read in batches
+    seen = SeenSide({"query": train["query"], "tools": Column(train, "tools")}, minhash=minhash, semantic=semantic)
     pairs = []
-    cache: dict[str, np.ndarray] = {}
     for scenario in (*SCENARIOS, VALIDATION):
         if scenario not in dicts["eval"]:
             continue
         ds = dicts["eval"][scenario]
-        compare_tools = scenario in UNSEEN_TOOL_SPLITS
-        if compare_tools and seen_tools is None:
-            seen_tools = tool_texts(Column(train, "tools"))
-        pairs.append(audit_pair("train", seen_rows, scenario, {"query": ds["query"], "tools": Column(ds, "tools")},
-                                minhash=minhash, semantic=semantic, max_jaccard=max_jaccard,
-                                max_cosine=max_cosine, compare_tools=compare_tools, top=top,
-                                cache=cache, seen_tools=seen_tools))
+        pairs.append(audit_pair("train", seen, scenario, {"query": ds["query"], "tools": Column(ds, "tools")},
+                                max_jaccard=max_jaccard, max_cosine=max_cosine,
+                                compare_tools=scenario in UNSEEN_TOOL_SPLITS, top=top))
     return {"passed": all(p["passed"] for p in pairs),
             "thresholds": {"max_jaccard": max_jaccard, "max_cosine": max_cosine},
             "methods": [m for m, c in (("minhash", minhash), ("semantic", semantic)) if c is not None and c.enabled],
@@ -150,7 +185,7 @@ def audit_external(train_rows: dict[str, list], name: str, rows: dict[str, list]
                    semantic: Any | None, max_jaccard: float, max_cosine: float, top: int = 5) -> dict[str, Any]:
     """Audit the training rows against an outside test set (e.g. BFCL): its questions (``query``) and its
     function docs (``tools``, JSON strings of OpenAI tool lists) against the training queries and tools."""
-    return audit_pair("train", train_rows, name, rows, minhash=minhash, semantic=semantic,
+    return audit_pair("train", SeenSide(train_rows, minhash=minhash, semantic=semantic), name, rows,
                       max_jaccard=max_jaccard, max_cosine=max_cosine, compare_tools=True, top=top)
 
 
