@@ -137,12 +137,35 @@ def encoder_rate(n: int) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
+class PeakAnon:
+    """The process's peak anonymous resident memory (``RssAnon``, sampled every 0.2 s on a thread): the memory
+    the run really needs, without the file-backed pages of the memory-mapped tables that ``ru_maxrss`` counts."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        self.peak = max(self.peak, int(line.split()[1]))  # KiB
+            time.sleep(0.2)
+
+    @property
+    def gb(self) -> float:
+        return self.peak / 2**20
+
+
 def _step(row: dict[str, Any], key: str, t0: float) -> None:
     row[key] = time.perf_counter() - t0
     print(f"  {row['queries']:,} queries: {key} {row[key]:.1f}", flush=True)
 
 
-def run_size(n_queries: int, n_families: int, rate: float) -> dict[str, Any]:
+def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon) -> dict[str, Any]:
     import tempfile
     from unittest import mock
 
@@ -151,7 +174,7 @@ def run_size(n_queries: int, n_families: int, rate: float) -> dict[str, Any]:
     from tooldojo.dedup.filters import FilterOps, minhash_pairs, semantic_pairs
     from tooldojo.dedup.inputs import Inputs
     from tooldojo.dedup.stage import dedup_records
-    from tooldojo.split.audit import audit_dataset
+    from tooldojo.split.audit import audit_dataset, summary_lines
     from tooldojo.split.config import SplitConfig
     from tooldojo.split.examples import build_examples
     from tooldojo.split.sides import assign
@@ -192,6 +215,14 @@ def run_size(n_queries: int, n_families: int, rate: float) -> dict[str, Any]:
                                   max_jaccard=scfg.audit_max_jaccard, max_cosine=scfg.audit_max_cosine)
         _step(row, "audit s", t0)
         row["audit passed"] = audit["passed"]
+        failed = [line for line in summary_lines(audit) if line.endswith("FAIL")]
+        row["failed checks"] = len(failed)
+        for line, pair in zip(summary_lines(audit), [(p, w) for p in audit["pairs"] for w in p["checks"]],
+                              strict=True):
+            if line.endswith("FAIL"):
+                r = pair[0]["checks"][pair[1]]
+                print(f"  audit: {line}; closest: {(r.get('closest_cosine') or r.get('closest_jaccard'))[:2]}",
+                      flush=True)
         t0 = time.perf_counter()
         save_dataset_dicts(dicts, f"{tmp}/dataset")
         _step(row, "parquet s", t0)
@@ -200,6 +231,7 @@ def run_size(n_queries: int, n_families: int, rate: float) -> dict[str, Any]:
                                                   "parquet s"))
     row["embedding s (projected)"] = n_queries * (1 + 2 / 10) / rate  # queries + tools (2 per family)
     row["peak RSS GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    row["peak anon GB"] = anon.gb
     return row
 
 
@@ -220,10 +252,10 @@ def main() -> None:
     args = ap.parse_args()
     rate = encoder_rate(args.encode_sample)
     print(f"encoder: {rate:.0f} texts/s", flush=True)
-    rows = []
+    rows, anon = [], PeakAnon()
     for spec in args.sizes.split(","):
         q, f = (int(x) for x in spec.split(":"))
-        rows.append(run_size(q, f, rate))
+        rows.append(run_size(q, f, rate, anon))
         print(rows[-1], flush=True)
         report(rows, rate, args)
 
@@ -234,7 +266,7 @@ def report(rows: list[dict[str, Any]], rate: float, args: argparse.Namespace) ->
 
     cols = ["queries", "families", "minhash s", "semantic pairs s", "dedup rules s", "dedup s", "assign s",
             "examples s", "datasets s", "audit s", "parquet s", "dedup + split s", "embedding s (projected)",
-            "removed", "examples", "train share", "audit passed", "peak RSS GB"]
+            "removed", "examples", "train share", "audit passed", "failed checks", "peak RSS GB", "peak anon GB"]
     body = table(rows, cols)
     sl = slopes(rows, ["minhash s", "semantic pairs s", "dedup rules s", "assign s", "examples s", "datasets s",
                        "audit s", "parquet s", "dedup + split s"])
@@ -247,7 +279,9 @@ def report(rows: list[dict[str, Any]], rate: float, args: argparse.Namespace) ->
              f"them; *audit s*: the leakage audit, train against every scenario; *parquet s*: the Parquet files. "
              f"*dedup + split s* is every step but embedding: all-MiniLM-L6-v2 encodes {rate:.0f} texts/s here "
              f"({args.encode_sample} texts), so *embedding s (projected)* is queries + tools at that rate. "
-             f"*peak RSS GB*: the process's peak resident memory so far (the tables are memory-mapped files). "
+             f"*peak RSS GB*: the process's peak resident memory so far, counting the pages of the memory-mapped "
+             f"tables it has read; *peak anon GB*: its peak anonymous memory (sampled every 0.2 s), what it "
+             f"needs beside those reclaimable file pages. "
              + args.note)
     write_section("scaling", "Dedup + split scaling (bench_scaling)", body)
 
