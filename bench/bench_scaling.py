@@ -215,13 +215,11 @@ def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon) -> di
                                   max_jaccard=scfg.audit_max_jaccard, max_cosine=scfg.audit_max_cosine)
         _step(row, "audit s", t0)
         row["audit passed"] = audit["passed"]
-        failed = [line for line in summary_lines(audit) if line.endswith("FAIL")]
-        row["failed checks"] = len(failed)
-        for line, pair in zip(summary_lines(audit), [(p, w) for p in audit["pairs"] for w in p["checks"]],
-                              strict=True):
-            if line.endswith("FAIL"):
-                r = pair[0]["checks"][pair[1]]
-                print(f"  audit: {line}; closest: {(r.get('closest_cosine') or r.get('closest_jaccard'))[:2]}",
+        checks = [c for p in audit["pairs"] for c in p["checks"].values()]  # in summary_lines' order
+        row["failed checks"] = sum(not c["passed"] for c in checks)
+        for line, c in zip(summary_lines(audit), checks, strict=True):
+            if not c["passed"]:
+                print(f"  audit: {line}; closest: {(c.get('closest_cosine') or c.get('closest_jaccard'))[:2]}",
                       flush=True)
         t0 = time.perf_counter()
         save_dataset_dicts(dicts, f"{tmp}/dataset")
