@@ -165,7 +165,8 @@ def _step(row: dict[str, Any], key: str, t0: float) -> None:
     print(f"  {row['queries']:,} queries: {key} {row[key]:.1f}", flush=True)
 
 
-def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon) -> dict[str, Any]:
+def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon, semantic: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
     import tempfile
     from unittest import mock
 
@@ -188,6 +189,7 @@ def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon) -> di
                     encode=timed.wrap("embed (hashed)", hashed_embeddings),
                     semantic_pairs=timed.wrap("semantic pairs", semantic_pairs))
     cfg = DedupConfig()
+    cfg = cfg.model_copy(update={"semantic": cfg.semantic.model_copy(update=semantic or {})})
     t0 = time.perf_counter()
     res = dedup_records(cfg, Inputs(tools=tools, queries=queries), ops=ops)
     _step(row, "dedup s", t0)
@@ -247,13 +249,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000:1000,100000:10000,1000000:100000", help="queries:families,...")
     ap.add_argument("--encode-sample", type=int, default=2000, help="texts to measure the encoder's rate on")
     ap.add_argument("--note", default="", help="conditions to record (e.g. other jobs on the machine)")
+    ap.add_argument("--neighbors", type=int, help="dedup.semantic.neighbors (default: the config's)")
+    ap.add_argument("--ef", type=int, help="dedup.semantic.ann_ef_search (default: the config's)")
     args = ap.parse_args()
     rate = encoder_rate(args.encode_sample)
     print(f"encoder: {rate:.0f} texts/s", flush=True)
     rows, anon = [], PeakAnon()
     for spec in args.sizes.split(","):
         q, f = (int(x) for x in spec.split(":"))
-        rows.append(run_size(q, f, rate, anon))
+        semantic = {k: v for k, v in (("neighbors", args.neighbors), ("ann_ef_search", args.ef)) if v is not None}
+        rows.append(run_size(q, f, rate, anon, semantic))
         print(rows[-1], flush=True)
         report(rows, rate, args)
 
@@ -272,7 +277,7 @@ def report(rows: list[dict[str, Any]], rate: float, args: argparse.Namespace) ->
         body += "\n\nSlope between the two largest sizes (time ∝ size^slope): " + ", ".join(
             f"{k.removesuffix(' s')} {v}" for k, v in sl.items())
     body += (f"\n\nDefaults: MinHash word 3-grams, 128 permutations; semantic filter exact up to "
-             f"50,000 rows, faiss HNSW (M 16, ef 64, 16 neighbours) above, on hashed bag-of-words vectors (the "
+             f"50,000 rows, faiss HNSW (M 16, ef {args.ef or 64}, {args.neighbors or 16} neighbours) above, on hashed bag-of-words vectors (the "
              f"audit too). *datasets s*: the scenario tables built on disk in chunks, as `tooldojo split` builds "
              f"them; *audit s*: the leakage audit, train against every scenario; *parquet s*: the Parquet files. "
              f"*dedup + split s* is every step but embedding: all-MiniLM-L6-v2 encodes {rate:.0f} texts/s here "
