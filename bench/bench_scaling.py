@@ -165,13 +165,12 @@ def _step(row: dict[str, Any], key: str, t0: float) -> None:
     print(f"  {row['queries']:,} queries: {key} {row[key]:.1f}", flush=True)
 
 
-def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon, semantic: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
+def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon, cfg: Any) -> dict[str, Any]:
+    """One size through dedup (``cfg``: a ``DedupConfig``) and the whole split."""
     import tempfile
     from unittest import mock
 
     from tooldojo.dataset_io import build_dataset_dicts, save_dataset_dicts
-    from tooldojo.dedup.config import DedupConfig
     from tooldojo.dedup.filters import FilterOps, minhash_pairs, semantic_pairs
     from tooldojo.dedup.inputs import Inputs
     from tooldojo.dedup.stage import dedup_records
@@ -188,8 +187,6 @@ def run_size(n_queries: int, n_families: int, rate: float, anon: PeakAnon, seman
     ops = FilterOps(minhash_pairs=timed.wrap("minhash", minhash_pairs),
                     encode=timed.wrap("embed (hashed)", hashed_embeddings),
                     semantic_pairs=timed.wrap("semantic pairs", semantic_pairs))
-    cfg = DedupConfig()
-    cfg = cfg.model_copy(update={"semantic": cfg.semantic.model_copy(update=semantic or {})})
     t0 = time.perf_counter()
     res = dedup_records(cfg, Inputs(tools=tools, queries=queries), ops=ops)
     _step(row, "dedup s", t0)
@@ -254,16 +251,25 @@ def main() -> None:
     args = ap.parse_args()
     rate = encoder_rate(args.encode_sample)
     print(f"encoder: {rate:.0f} texts/s", flush=True)
+    cfg = dedup_config(args)
     rows, anon = [], PeakAnon()
     for spec in args.sizes.split(","):
         q, f = (int(x) for x in spec.split(":"))
-        semantic = {k: v for k, v in (("neighbors", args.neighbors), ("ann_ef_search", args.ef)) if v is not None}
-        rows.append(run_size(q, f, rate, anon, semantic))
+        rows.append(run_size(q, f, rate, anon, cfg))
         print(rows[-1], flush=True)
-        report(rows, rate, args)
+        report(rows, rate, cfg.semantic, args)
 
 
-def report(rows: list[dict[str, Any]], rate: float, args: argparse.Namespace) -> None:
+def dedup_config(args: argparse.Namespace) -> Any:
+    """The default ``DedupConfig`` with ``--neighbors``/``--ef`` applied to its semantic filter."""
+    from tooldojo.dedup.config import DedupConfig
+
+    cfg = DedupConfig()
+    update = {k: v for k, v in (("neighbors", args.neighbors), ("ann_ef_search", args.ef)) if v is not None}
+    return cfg.model_copy(update={"semantic": cfg.semantic.model_copy(update=update)})
+
+
+def report(rows: list[dict[str, Any]], rate: float, sem: Any, args: argparse.Namespace) -> None:
     """Write the section (after every size, so a long run leaves what it measured)."""
     from bench._report import table, write_section
 
@@ -277,7 +283,8 @@ def report(rows: list[dict[str, Any]], rate: float, args: argparse.Namespace) ->
         body += "\n\nSlope between the two largest sizes (time ∝ size^slope): " + ", ".join(
             f"{k.removesuffix(' s')} {v}" for k, v in sl.items())
     body += (f"\n\nDefaults: MinHash word 3-grams, 128 permutations; semantic filter exact up to "
-             f"50,000 rows, faiss HNSW (M 16, ef {args.ef or 64}, {args.neighbors or 16} neighbours) above, on hashed bag-of-words vectors (the "
+             f"{sem.exact_up_to:,} rows, faiss HNSW (M {sem.ann_m}, ef {sem.ann_ef_search}, {sem.neighbors} "
+             f"neighbours) above, on hashed bag-of-words vectors (the "
              f"audit too). *datasets s*: the scenario tables built on disk in chunks, as `tooldojo split` builds "
              f"them; *audit s*: the leakage audit, train against every scenario; *parquet s*: the Parquet files. "
              f"*dedup + split s* is every step but embedding: all-MiniLM-L6-v2 encodes {rate:.0f} texts/s here "
