@@ -5,9 +5,10 @@
 
 Records are synthetic (10 queries per family, 4 styles, ~5% planted near-duplicate queries and ~1%
 planted duplicate families), run through the stages' own functions: ``dedup_records`` (MinHash and the
-semantic filter: exact search up to ``dedup.semantic.exact_up_to`` rows, faiss HNSW above), then the
-split's ``assign``, ``build_examples``, the scenario tables (``build_dataset_dicts`` on disk, as the stage
-builds them), the leakage audit (``audit_dataset``) and the Parquet files (``save_dataset_dicts``).
+semantic filter: exact search up to ``dedup.semantic.exact_up_to`` rows, faiss HNSW above plus each
+family's queries pair by pair), then the split's ``assign``, ``build_examples``, the scenario tables
+(``build_dataset_dicts`` on disk, as the stage builds them), the leakage audit (``audit_dataset``) and the
+Parquet files (``save_dataset_dicts``).
 
 Embeddings: encoding a million texts with all-MiniLM-L6-v2 on this CPU takes hours, so the filter runs on
 *hashed bag-of-words vectors* (384 dims; texts sharing words are close, a one-word edit is cosine ~0.9),
@@ -284,8 +285,8 @@ def report(rows: list[dict[str, Any]], rate: float, sem: Any, args: argparse.Nam
             f"{k.removesuffix(' s')} {v}" for k, v in sl.items())
     body += (f"\n\nDefaults: MinHash word 3-grams, 128 permutations; semantic filter exact up to "
              f"{sem.exact_up_to:,} rows, faiss HNSW (M {sem.ann_m}, ef {sem.ann_ef_search}, {sem.neighbors} "
-             f"neighbours) above, on hashed bag-of-words vectors (the "
-             f"audit too). *datasets s*: the scenario tables built on disk in chunks, as `tooldojo split` builds "
+             f"neighbours) above, plus every pair of queries inside each family, on hashed bag-of-words vectors "
+             f"(the audit too). *datasets s*: the scenario tables built on disk in chunks, as `tooldojo split` builds "
              f"them; *audit s*: the leakage audit, train against every scenario; *parquet s*: the Parquet files. "
              f"*dedup + split s* is every step but embedding: all-MiniLM-L6-v2 encodes {rate:.0f} texts/s here "
              f"({args.encode_sample} texts), so *embedding s (projected)* is queries + tools at that rate. "

@@ -124,5 +124,9 @@ def test_ann_semantic_pairs_equal(ray_local):
     cfg = SemanticConfig(exact_up_to=100, block_size=128, link_threshold=0.8, threshold=0.9)
     local = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg)]
     assert len(local) >= 250
+    fams = [f"f{k % 150}" for k in range(600)]  # families of 4 rows, compared pair by pair on both paths
+    grouped = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg, fams)]
+    assert set(local) <= set(grouped)
     with RayExecutor(ExecutionConfig(executor="ray", ray_workers=2)) as executor:
         assert [(p.a, p.b, p.similarity) for p in semantic_pairs_on(executor, emb, cfg)] == local
+        assert [(p.a, p.b, p.similarity) for p in semantic_pairs_on(executor, emb, cfg, fams)] == grouped

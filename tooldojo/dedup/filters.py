@@ -2,7 +2,8 @@
 
 Rules (documented in docs/data.md):
 
-- Pairs are found by each filter: MinHash-LSH (estimated Jaccard of shingle sets) and embeddings (cosine).
+- Pairs are found by each filter: MinHash-LSH (estimated Jaccard of shingle sets) and embeddings (cosine;
+  above ``exact_up_to`` rows by an ANN index, and the queries of each family still pair by pair).
   A pair at or above the filter's ``threshold`` is a *duplicate*; at or above its ``link_threshold``, *close*.
 - Tools: the weak and strong tool of one family are similar by design and never compared. A family with a
   tool that duplicates a tool of another family is removed, with its queries. Keep rule: families are
@@ -80,11 +81,12 @@ def to_pairs(i: Any, j: Any, s: Any, filter_name: str) -> list[Pair]:
     return [Pair(int(a), int(b), round(float(x), 4), filter_name) for a, b, x in zip(i, j, s, strict=True)]
 
 
-def semantic_pairs(emb: np.ndarray, cfg: Any) -> list[Pair]:
-    """Pairs with cosine >= ``cfg.link_threshold`` (exact blockwise up to ``cfg.exact_up_to`` rows, ANN above)."""
+def semantic_pairs(emb: np.ndarray, cfg: Any, groups: Sequence[Hashable] | None = None) -> list[Pair]:
+    """Pairs with cosine >= ``cfg.link_threshold`` (exact blockwise up to ``cfg.exact_up_to`` rows; ANN above,
+    plus every pair inside each group of ``groups``, one label per row)."""
     from tooldojo.similarity.semantic import pairs_config
 
-    return to_pairs(*pairs_config(emb, cfg), "semantic")
+    return to_pairs(*pairs_config(emb, cfg, groups), "semantic")
 
 
 def encode_texts(texts: Sequence[str], cfg: Any, progress: bool = False) -> np.ndarray:
@@ -102,7 +104,8 @@ class FilterOps:
 
     minhash_pairs: Callable[[Sequence[str], Any], tuple[list[Pair], np.ndarray]] = minhash_pairs
     encode: Callable[..., np.ndarray] = encode_texts
-    semantic_pairs: Callable[[np.ndarray, Any], list[Pair]] = semantic_pairs
+    semantic_pairs: Callable[..., list[Pair]] = semantic_pairs
+    """``(embeddings, SemanticConfig, groups=None)`` -> pairs (see :func:`semantic_pairs`)."""
 
 
 def greedy_keep(order: Sequence[Hashable], edges: Edges, filter_name: str) -> dict[Hashable, Match]:

@@ -14,7 +14,7 @@ they are the single-process functions; on a distributed one (``execution.executo
   a worker keeps its loaded model for its next task).
 - **Embedding pairs**: exact search as one task per row block; above ``dedup.semantic.exact_up_to`` rows, the
   HNSW index built once by a task (one thread: the same graph as locally) and searched by one task per row
-  range.
+  range; the exact pairs inside each family (:func:`~tooldojo.similarity.semantic.group_pairs`) on the driver.
 """
 
 from __future__ import annotations
@@ -93,11 +93,12 @@ def _ann_rows(index_bytes: np.ndarray, emb: np.ndarray, r0: int, r1: int, thresh
     return ann_row_pairs(faiss.deserialize_index(index_bytes), emb, r0, r1, threshold, neighbors, ef)
 
 
-def semantic_pairs_on(executor: Executor, emb: np.ndarray, cfg: Any) -> list[Pair]:
+def semantic_pairs_on(executor: Executor, emb: np.ndarray, cfg: Any, groups: Sequence[Any] | None = None
+                      ) -> list[Pair]:
     """:func:`~tooldojo.dedup.filters.semantic_pairs` as tasks (the same pairs): exact search as one task per
     row block; above ``cfg.exact_up_to`` rows, the HNSW index built once by a task and searched by one task
-    per row range."""
-    from tooldojo.similarity.semantic import concat_pairs, row_block_pairs, unique_pairs
+    per row range, the exact pairs inside ``groups`` added on the driver."""
+    from tooldojo.similarity.semantic import concat_pairs, row_block_pairs, unique_pairs, with_group_pairs
 
     if len(emb) <= min(cfg.block_size, cfg.exact_up_to):
         return to_pairs(*row_block_pairs(emb, 0, cfg.link_threshold, cfg.block_size), "semantic")
@@ -110,4 +111,4 @@ def semantic_pairs_on(executor: Executor, emb: np.ndarray, cfg: Any) -> list[Pai
     parts = executor.map(_ann_rows, [(r0, r1, cfg.link_threshold, cfg.neighbors, cfg.ann_ef_search)
                                      for r0, r1 in _blocks(len(emb), executor.workers)],
                          shared=(index, emb), name="dedup-ann")
-    return to_pairs(*unique_pairs(*concat_pairs(parts)), "semantic")
+    return to_pairs(*with_group_pairs(unique_pairs(*concat_pairs(parts)), emb, groups, cfg), "semantic")

@@ -78,8 +78,9 @@ class _Sims:
 
 
 def _filter_pairs(ops: FilterOps, config: DedupConfig, texts: list[str], ids: list[str], sims: _Sims, what: str,
-                  log: Any, progress: bool) -> list[tuple[str, list[Pair], float]]:
-    """``(filter, candidate pairs, threshold)`` of each enabled filter over ``texts``; their similarities are
+                  log: Any, progress: bool, groups: list[str] | None = None) -> list[tuple[str, list[Pair], float]]:
+    """``(filter, candidate pairs, threshold)`` of each enabled filter over ``texts`` (``groups``: a label per
+    text whose groups the semantic filter compares pair by pair above its exact size); their similarities are
     recorded in ``sims`` for the removed-pair report."""
     mh, sem = config.minhash, config.semantic
     stages: list[tuple[str, list[Pair], float]] = []
@@ -95,7 +96,7 @@ def _filter_pairs(ops: FilterOps, config: DedupConfig, texts: list[str], ids: li
         if sims.unreadable:
             log(f"{sims.unreadable} {what} mostly unknown to the embedding model: not compared by embeddings")
         sims.add("semantic", emb, ids)
-        stages.append(("semantic", ops.semantic_pairs(emb, sem), sem.threshold))
+        stages.append(("semantic", ops.semantic_pairs(emb, sem, groups), sem.threshold))
     return stages
 
 
@@ -196,7 +197,8 @@ def dedup_records(config: DedupConfig, inputs: Inputs, *, progress: bool = False
     if "queries" in config.apply_to and live_q:
         qids = [q.query_id for q in live_q]
         qtexts = [q.text for q in live_q]
-        stages = _filter_pairs(ops, config, qtexts, qids, sims_q, "queries", log, progress)
+        stages = _filter_pairs(ops, config, qtexts, qids, sims_q, "queries", log, progress,
+                               [q.family_id for q in live_q])
         for name, pairs, threshold in stages:
             pairs = [p for p in pairs if not (live_q[p.a].family_id == live_q[p.b].family_id
                                               and live_q[p.a].needs != live_q[p.b].needs)]

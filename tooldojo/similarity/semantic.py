@@ -4,12 +4,13 @@ Texts are encoded in batches (L2-normalised, so cosine = dot product). A text th
 of its tokens unknown to the tokenizer) gets a zero vector, so it is similar to nothing. Similar pairs come
 from exact search for small inputs (block by block: ``block_size`` rows against ``block_size`` columns,
 memory one block × block matrix) and from a faiss HNSW index above (:func:`ann_pairs`: each row's
-``neighbors`` nearest rows, their cosine recomputed exactly).
+``neighbors`` nearest rows, their cosine recomputed exactly), joined with the exact pairs inside groups of rows
+the caller names (:func:`group_pairs`: the queries of one family).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -32,7 +33,8 @@ class SemanticConfig(BaseModel):
     """A text whose tokens are more than this share unknown to the model's tokenizer (e.g. Chinese under
     all-MiniLM-L6-v2: all ``[UNK]``) is not compared by embeddings (MinHash still sees it)."""
     exact_up_to: int = Field(50_000, ge=0)
-    """Up to this many rows, every pair's cosine is computed (exact); above, the ANN index finds the pairs."""
+    """Up to this many rows, every pair's cosine is computed (exact); above, the ANN index finds the pairs,
+    and the queries of each family (of at most this many) are still compared pair by pair."""
     neighbors: int = Field(16, ge=1)
     """ANN: nearest neighbours looked up per row (pairs beyond a row's ``neighbors`` closest are missed)."""
     ann_m: int = Field(16, ge=4)
@@ -167,11 +169,46 @@ def ann_pairs(emb: np.ndarray, threshold: float, *, neighbors: int = 16, m: int 
     return unique_pairs(*concat_pairs(parts))
 
 
-def pairs_config(emb: np.ndarray, cfg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs at cosine ``>= cfg.link_threshold``: exact up to ``cfg.exact_up_to`` rows, ANN above."""
+def pairs_config(emb: np.ndarray, cfg: Any, groups: Sequence[Hashable] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs at cosine ``>= cfg.link_threshold``: exact up to ``cfg.exact_up_to`` rows; ANN above, plus the
+    exact pairs inside each group of ``groups`` (:func:`with_group_pairs`)."""
     if len(emb) <= cfg.exact_up_to:
         return similar_pairs(emb, cfg.link_threshold, cfg.block_size)
-    return ann_pairs(emb, cfg.link_threshold, neighbors=cfg.neighbors, m=cfg.ann_m, ef=cfg.ann_ef_search)
+    found = ann_pairs(emb, cfg.link_threshold, neighbors=cfg.neighbors, m=cfg.ann_m, ef=cfg.ann_ef_search)
+    return with_group_pairs(found, emb, groups, cfg)
+
+
+def group_pairs(emb: np.ndarray, groups: Sequence[Hashable] | np.ndarray, threshold: float, block_size: int = 4096,
+                up_to: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j, cosine)``, ``i < j``, cosine ``>= threshold``, of rows with the same label in ``groups``
+    (one label per row), every pair of a group computed; groups of more than ``up_to`` rows are skipped.
+
+    >>> emb = np.array([[1, 0], [1, 0], [0, 1], [1, 0]], dtype=np.float32)
+    >>> [p.tolist() for p in group_pairs(emb, ["a", "a", "b", "b"], 0.9)]
+    [[0], [1], [1.0]]
+    """
+    _, labels = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    parts = []
+    for rows in np.split(order, bounds):
+        if 1 < len(rows) <= (up_to if up_to is not None else len(rows)):
+            i, j, s = similar_pairs(emb[rows], threshold, block_size)
+            if len(i):
+                parts.append((rows[i], rows[j], s))
+    return concat_pairs(parts)  # rows of a group ascend (stable sort), so i < j holds
+
+
+def with_group_pairs(found: tuple[np.ndarray, np.ndarray, np.ndarray], emb: np.ndarray,
+                     groups: Sequence[Hashable] | None, cfg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ANN pairs ``found`` joined with the exact pairs inside each group of ``groups`` (of at most
+    ``cfg.exact_up_to`` rows), distinct and sorted: a pair the index missed inside one group (e.g. two
+    queries of one family, which the split may put in train and in an evaluation scenario) is still found."""
+    if groups is None:
+        return found
+    return unique_pairs(*concat_pairs([found, group_pairs(emb, groups, cfg.link_threshold, cfg.block_size,
+                                                          cfg.exact_up_to)]))
 
 
 def similar_pairs(emb: np.ndarray, threshold: float, block_size: int = 4096
