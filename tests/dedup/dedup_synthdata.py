@@ -75,3 +75,20 @@ def write_synth(run_dir: Path, tools: list, queries: list) -> Path:
         st.record_output("tools", write_jsonl(st.dir / "tools.jsonl", tools), "tools.jsonl")
         st.record_output("queries", write_jsonl(st.dir / "queries.jsonl", queries), "queries.jsonl")
     return Path(run_dir)
+
+
+def family_twins(n: int = 200, dim: int = 64, seed: int = 0):
+    """Unit vectors where an ANN search of 1 neighbour misses pairs inside families: row ``k`` (family
+    ``f{k}``) and its twin ``k + n`` (same family, cosine ~0.9); rows ``k + 2n`` (family ``g{k}``) and
+    ``k + 3n`` (``h{k}``) are closer copies of ``k`` and of its twin, so each row's nearest row lies in
+    another family. Returns ``(embeddings, family label per row)``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, dim)).astype(np.float32)
+    twin = a + 0.45 * rng.standard_normal(a.shape).astype(np.float32)
+    emb = np.concatenate([a, twin, a + 0.08 * rng.standard_normal(a.shape).astype(np.float32),
+                          twin + 0.08 * rng.standard_normal(a.shape).astype(np.float32)])
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    fams = [f"f{k}" for k in range(n)] * 2 + [f"g{k}" for k in range(n)] + [f"h{k}" for k in range(n)]
+    return emb, fams

@@ -278,27 +278,24 @@ def test_semantic_ann_finds_the_exact_pairs_and_unreadable_texts_are_not_compare
     assert "not compared (mostly unknown tokens): 0 tools, 2 queries" in (tmp_path / "on" / "dedup" / "report.md").read_text()
 
 
+def test_semantic_doctests():
+    import doctest
+
+    from tooldojo.similarity import semantic
+
+    assert doctest.testmod(semantic).failed == 0
+
+
 def test_ann_path_still_compares_each_family_pair_by_pair():
     """Above ``exact_up_to`` the index finds each row's ``neighbors`` nearest rows; a near-duplicate inside one
     family that is not among them (here: each row's one nearest row lies in another family) is still found."""
-    import doctest
-
-    import numpy as np
+    from dedup_synthdata import family_twins
 
     from tooldojo.dedup.config import SemanticConfig
     from tooldojo.dedup.filters import semantic_pairs
-    from tooldojo.similarity import semantic
     from tooldojo.similarity.semantic import group_pairs, similar_pairs
 
-    assert doctest.testmod(semantic).failed == 0
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((200, 64)).astype(np.float32)
-    twin = a + 0.45 * rng.standard_normal(a.shape).astype(np.float32)  # same family, cosine ~0.9
-    b = a + 0.08 * rng.standard_normal(a.shape).astype(np.float32)  # another family, closer to a
-    c = twin + 0.08 * rng.standard_normal(a.shape).astype(np.float32)  # another family, closer to twin
-    emb = np.concatenate([a, twin, b, c])
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    fams = [f"f{k}" for k in range(200)] * 2 + [f"g{k}" for k in range(200)] + [f"h{k}" for k in range(200)]
+    emb, fams = family_twins()
     cfg = SemanticConfig(exact_up_to=2, neighbors=1, link_threshold=0.8, threshold=0.9)  # index above 2 rows
     inside = {(k, k + 200) for k in range(200) if float(emb[k] @ emb[k + 200]) >= 0.8}
     assert len(inside) > 150
@@ -313,6 +310,8 @@ def test_ann_path_still_compares_each_family_pair_by_pair():
     assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [
         (x, y) for x, y in zip(ei.tolist(), ej.tolist(), strict=True) if fams[x] == fams[y]]
     assert not len(group_pairs(emb, fams, 0.8, up_to=1)[0])  # families above ``up_to`` rows are left to the index
+    with pytest.raises(ValueError, match="one label per row"):
+        group_pairs(emb, fams[:-1], 0.8)
     assert {(p.a, p.b) for p in semantic_pairs(emb, cfg.model_copy(update={"exact_up_to": 0}), fams)} == ann
 
     # the stage gives each query's family: the twin a family's query duplicates is removed

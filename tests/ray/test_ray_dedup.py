@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.dedup.dedup_synthdata import catalog_records, planted_family, write_synth
+from tests.dedup.dedup_synthdata import catalog_records, family_twins, planted_family, write_synth
 from tooldojo.dedup.config import DedupConfig, MinHashConfig, SemanticConfig
 from tooldojo.dedup.filters import minhash_pairs, semantic_pairs
 from tooldojo.executors import ExecutionConfig
@@ -124,9 +124,12 @@ def test_ann_semantic_pairs_equal(ray_local):
     cfg = SemanticConfig(exact_up_to=100, block_size=128, link_threshold=0.8, threshold=0.9)
     local = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg)]
     assert len(local) >= 250
-    fams = [f"f{k % 150}" for k in range(600)]  # families of 4 rows, compared pair by pair on both paths
-    grouped = [(p.a, p.b, p.similarity) for p in semantic_pairs(emb, cfg, fams)]
-    assert set(local) <= set(grouped)
+    # pairs inside families the index misses (1 neighbour), found by the family pass on both paths
+    twins, fams = family_twins()
+    one = cfg.model_copy(update={"exact_up_to": 2, "neighbors": 1})
+    index_only = [(p.a, p.b, p.similarity) for p in semantic_pairs(twins, one)]
+    grouped = [(p.a, p.b, p.similarity) for p in semantic_pairs(twins, one, fams)]
+    assert len(set(grouped) - set(index_only)) > 100
     with RayExecutor(ExecutionConfig(executor="ray", ray_workers=2)) as executor:
         assert [(p.a, p.b, p.similarity) for p in semantic_pairs_on(executor, emb, cfg)] == local
-        assert [(p.a, p.b, p.similarity) for p in semantic_pairs_on(executor, emb, cfg, fams)] == grouped
+        assert [(p.a, p.b, p.similarity) for p in semantic_pairs_on(executor, twins, one, fams)] == grouped

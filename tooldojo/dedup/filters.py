@@ -104,8 +104,7 @@ class FilterOps:
 
     minhash_pairs: Callable[[Sequence[str], Any], tuple[list[Pair], np.ndarray]] = minhash_pairs
     encode: Callable[..., np.ndarray] = encode_texts
-    semantic_pairs: Callable[..., list[Pair]] = semantic_pairs
-    """``(embeddings, SemanticConfig, groups=None)`` -> pairs (see :func:`semantic_pairs`)."""
+    semantic_pairs: Callable[[np.ndarray, Any, Sequence[Hashable] | None], list[Pair]] = semantic_pairs
 
 
 def greedy_keep(order: Sequence[Hashable], edges: Edges, filter_name: str) -> dict[Hashable, Match]:

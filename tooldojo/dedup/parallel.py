@@ -19,7 +19,7 @@ they are the single-process functions; on a distributed one (``execution.executo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import partial
 from typing import Any
 
@@ -93,7 +93,7 @@ def _ann_rows(index_bytes: np.ndarray, emb: np.ndarray, r0: int, r1: int, thresh
     return ann_row_pairs(faiss.deserialize_index(index_bytes), emb, r0, r1, threshold, neighbors, ef)
 
 
-def semantic_pairs_on(executor: Executor, emb: np.ndarray, cfg: Any, groups: Sequence[Any] | None = None
+def semantic_pairs_on(executor: Executor, emb: np.ndarray, cfg: Any, groups: Sequence[Hashable] | None = None
                       ) -> list[Pair]:
     """:func:`~tooldojo.dedup.filters.semantic_pairs` as tasks (the same pairs): exact search as one task per
     row block; above ``cfg.exact_up_to`` rows, the HNSW index built once by a task and searched by one task

@@ -364,7 +364,7 @@ def render_report(config: DedupConfig, stats: dict[str, Any]) -> str:
               + (f", reference index `{mh.reference_index}`" if mh.reference_index else ""),
               f"- Embeddings: {'on' if sem.enabled else 'off'}; model `{sem.model or 'all-MiniLM-L6-v2 (offline)'}`, "
               f"duplicate at cosine >= {sem.threshold}, close at >= {sem.link_threshold}; exact search up to "
-              f"{sem.exact_up_to} rows, faiss HNSW above"
+              f"{sem.exact_up_to} rows, faiss HNSW above (plus each family's queries pair by pair)"
               + (f"; not compared (mostly unknown tokens): {stats['not_embedded']['tools']} tools, "
                  f"{stats['not_embedded']['queries']} queries" if any(stats.get("not_embedded", {}).values()) else ""),
               f"- Applied to: {', '.join(config.apply_to)}; invalid rows: {config.on_invalid}", ""]

@@ -34,7 +34,7 @@ class SemanticConfig(BaseModel):
     all-MiniLM-L6-v2: all ``[UNK]``) is not compared by embeddings (MinHash still sees it)."""
     exact_up_to: int = Field(50_000, ge=0)
     """Up to this many rows, every pair's cosine is computed (exact); above, the ANN index finds the pairs,
-    and the queries of each family (of at most this many) are still compared pair by pair."""
+    and the queries of each family of at most this many are still compared pair by pair (0: index only)."""
     neighbors: int = Field(16, ge=1)
     """ANN: nearest neighbours looked up per row (pairs beyond a row's ``neighbors`` closest are missed)."""
     ann_m: int = Field(16, ge=4)
@@ -179,21 +179,25 @@ def pairs_config(emb: np.ndarray, cfg: Any, groups: Sequence[Hashable] | None = 
     return with_group_pairs(found, emb, groups, cfg)
 
 
-def group_pairs(emb: np.ndarray, groups: Sequence[Hashable] | np.ndarray, threshold: float, block_size: int = 4096,
+def group_pairs(emb: np.ndarray, groups: Sequence[Hashable], threshold: float, block_size: int = 4096,
                 up_to: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``(i, j, cosine)``, ``i < j``, cosine ``>= threshold``, of rows with the same label in ``groups``
-    (one label per row), every pair of a group computed; groups of more than ``up_to`` rows are skipped.
+    (one hashable label per row), every pair of a group computed; groups of more than ``up_to`` rows are skipped.
 
     >>> emb = np.array([[1, 0], [1, 0], [0, 1], [1, 0]], dtype=np.float32)
     >>> [p.tolist() for p in group_pairs(emb, ["a", "a", "b", "b"], 0.9)]
     [[0], [1], [1.0]]
     """
-    _, labels = np.unique(np.asarray(groups), return_inverse=True)
+    if len(groups) != len(emb):
+        raise ValueError(f"groups has {len(groups)} labels for {len(emb)} rows: give one label per row")
+    ids: dict[Hashable, int] = {}
+    labels = np.array([ids.setdefault(g, len(ids)) for g in groups], dtype=np.int64)
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    largest = len(emb) if up_to is None else up_to
     parts = []
     for rows in np.split(order, bounds):
-        if 1 < len(rows) <= (up_to if up_to is not None else len(rows)):
+        if 1 < len(rows) <= largest:
             i, j, s = similar_pairs(emb[rows], threshold, block_size)
             if len(i):
                 parts.append((rows[i], rows[j], s))
