@@ -191,8 +191,9 @@ def scaling_recall(n: int, threshold: float, sample: int = 3000) -> tuple[list[d
                "pairs": len(found)}
         for cut in (threshold, cfg.threshold):
             ref = [p for p, v in truth.items() if v >= cut]
-            row[f"recall >= {cut}"] = sum(p in found for p in ref) / max(1, len(ref))
-            row[f"missed >= {cut}"] = len(ref) - sum(p in found for p in ref)
+            hits = sum(p in found for p in ref)
+            row[f"recall >= {cut}"] = hits / max(1, len(ref))
+            row[f"missed >= {cut}"] = len(ref) - hits
         out.append(row)
     out.append(audit_recall(emb, truth, cfg))
     n_dup = sum(v >= cfg.threshold for v in truth.values())
@@ -237,6 +238,9 @@ def main() -> None:
     from bench._report import table, write_section
 
     if args.scaling:
+        from tooldojo.dedup.config import SemanticConfig
+
+        dup = SemanticConfig().threshold
         rows, notes = [], []
         for n in (int(x) for x in args.scaling.split(",")):
             r, note = scaling_recall(n, args.threshold)
@@ -247,9 +251,9 @@ def main() -> None:
             "\n\nbench_scaling's synthetic queries (10 per family; planted near-duplicates: one word of twelve "
             "changed, inside a family), hashed bag-of-words vectors (384 dims). The reference is every pair inside "
             "a family, so the second row of each size finds all of it by construction; the first row is the "
-            "index's own recall. The *audit* row: the later row of each planted pair at >= 0.92 plays an "
-            "evaluation text and every other row the seen side (`train`); it counts the evaluation rows with a "
-            "seen partner at >= 0.92 and how many the audit's search (faiss HNSW above `exact_up_to`, the one "
+            f"index's own recall. The *audit* row: the later row of each planted pair at >= {dup} plays an "
+            f"evaluation text and every other row the seen side (`train`); it counts the evaluation rows with a "
+            f"seen partner at >= {dup} and how many the audit's search (faiss HNSW above `exact_up_to`, the one "
             "nearest row) returns one for. " + " ".join(notes) + f" HNSW M {M}, efConstruction = efSearch {EF_SEARCH}, "
             f"{NEIGHBORS} neighbours, built on one thread (as the dedup stage builds it); seconds: build + search "
             "(+ the family pass). " + args.note)
